@@ -1,0 +1,1 @@
+"""GAN Studio core library: models, checkpoints, sampling, data, training and metrics."""

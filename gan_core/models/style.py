@@ -1,0 +1,193 @@
+"""Compact StyleGAN2-style generator (mapping + modulated synthesis) and residual discriminator."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .layers import EqualConv2d, EqualLinear, ModulatedConv2d, lrelu
+
+NOISE_MODES = ("random", "const", "none")
+
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Scale each row to unit root-mean-square."""
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+
+
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+class MappingNetwork(nn.Module):
+    """z (+ class) -> w, tracking the running mean w_avg used by truncation."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.num_classes = cfg.num_classes
+        self.embed = EqualLinear(cfg.num_classes, cfg.w_dim) if cfg.num_classes else None
+        in_dim = cfg.z_dim + (cfg.w_dim if cfg.num_classes else 0)
+        dims = [in_dim] + [cfg.w_dim] * cfg.mapping_layers
+        self.layers = nn.Sequential(*[EqualLinear(a, b, lr_mul=0.01, activate=True) for a, b in zip(dims, dims[1:])])
+        self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        x = normalize_2nd_moment(z)
+        if self.embed is not None:
+            if c is None:
+                raise ValueError("this model is class-conditional: a class label is required")
+            onehot = F.one_hot(c.long(), self.num_classes).to(z.dtype)
+            x = torch.cat([x, normalize_2nd_moment(self.embed(onehot))], dim=1)
+        return self.layers(x)
+
+
+class StyleLayer(nn.Module):
+    """Modulated 3x3 conv + per-pixel noise + bias + activation, optionally upsampling first."""
+
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, up: bool) -> None:
+        super().__init__()
+        self.up = up
+        self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim)
+        self.noise_strength = nn.Parameter(torch.zeros(()))
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.register_buffer("noise_const", torch.randn(1, 1, res, res, generator=torch.Generator().manual_seed(res)))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str) -> torch.Tensor:
+        if self.up:
+            x = upsample2x(x)
+        x = self.conv(x, w)
+        if noise_mode == "random":
+            x = x + torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype) * self.noise_strength
+        elif noise_mode == "const":
+            x = x + self.noise_const.to(x.dtype) * self.noise_strength
+        return lrelu(x + self.bias[None, :, None, None])
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv to image channels, without demodulation."""
+
+    def __init__(self, in_ch: int, img_ch: int, w_dim: int) -> None:
+        super().__init__()
+        self.conv = ModulatedConv2d(in_ch, img_ch, 1, w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(img_ch))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, w) + self.bias[None, :, None, None]
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: two style layers (the first upsamples) and a skip toRGB; consumes 3 ws."""
+
+    def __init__(self, in_ch: int, out_ch: int, img_ch: int, w_dim: int, res: int) -> None:
+        super().__init__()
+        self.conv0 = StyleLayer(in_ch, out_ch, w_dim, res, up=True)
+        self.conv1 = StyleLayer(out_ch, out_ch, w_dim, res, up=False)
+        self.torgb = ToRGB(out_ch, img_ch, w_dim)
+
+    def forward(self, x: torch.Tensor, img: torch.Tensor, ws: torch.Tensor, noise_mode: str):
+        x = self.conv0(x, ws[:, 0], noise_mode)
+        x = self.conv1(x, ws[:, 1], noise_mode)
+        return x, upsample2x(img) + self.torgb(x, ws[:, 2])
+
+
+class StyleGenerator(nn.Module):
+    """Mapping network + synthesis network with one w per layer (num_ws) for mixing and truncation."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.w_dim, self.num_classes = cfg.z_dim, cfg.w_dim, cfg.num_classes
+        log_res = int(math.log2(cfg.resolution))
+        self.num_ws = 2 * log_res - 2
+        self.mapping = MappingNetwork(cfg)
+        ch4 = cfg.width(4)
+        self.const = nn.Parameter(torch.randn(ch4, 4, 4))
+        self.conv4 = StyleLayer(ch4, ch4, cfg.w_dim, 4, up=False)
+        self.torgb4 = ToRGB(ch4, cfg.img_channels, cfg.w_dim)
+        self.blocks = nn.ModuleList(
+            SynthesisBlock(cfg.width(2 ** (r - 1)), cfg.width(2 ** r), cfg.img_channels, cfg.w_dim, 2 ** r)
+            for r in range(3, log_res + 1)
+        )
+        # resolution each w index drives: [4, 4, 8, 8, 8->16 rgb ...] used to name coarse/middle/fine
+        self.ws_resolutions = [4, 4] + [2 ** r for r in range(3, log_res + 1) for _ in range(2)]
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping.w_avg
+
+    def map(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
+        """z -> ws of shape [B, num_ws, w_dim], truncated towards w_avg by psi."""
+        w = self.mapping(z, c)
+        if psi != 1.0:
+            w = self.w_avg.lerp(w, psi)
+        return w[:, None, :].expand(-1, self.num_ws, -1)
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """ws [B, num_ws, w_dim] -> images in [-1, 1] (roughly), NCHW."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}")
+        x = self.const[None].expand(ws.shape[0], -1, -1, -1)
+        x = self.conv4(x, ws[:, 0], noise_mode)
+        img = self.torgb4(x, ws[:, 1])
+        for i, block in enumerate(self.blocks):
+            x, img = block(x, img, ws[:, 1 + 2 * i: 4 + 2 * i], noise_mode)
+        return img
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0,
+                noise_mode: str = "const") -> torch.Tensor:
+        return self.synthesis(self.map(z, c, psi), noise_mode)
+
+
+class DiscriminatorBlock(nn.Module):
+    """Residual block: conv at res, 2x average-pool, conv at res/2, plus a pooled 1x1 skip."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.conv0 = EqualConv2d(in_ch, in_ch, 3, activate=True)
+        self.conv1 = EqualConv2d(in_ch, out_ch, 3, activate=True)
+        self.skip = EqualConv2d(in_ch, out_ch, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = self.skip(F.avg_pool2d(x, 2))
+        x = self.conv1(F.avg_pool2d(self.conv0(x), 2))
+        return (x + skip) * (1 / math.sqrt(2))
+
+
+def minibatch_stddev(x: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """Append one channel holding the std-dev across groups of samples (StyleGAN's mbstd)."""
+    b, c, h, w = x.shape
+    g = min(group, b)
+    while b % g:
+        g -= 1
+    y = x.reshape(g, -1, c, h, w)
+    y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))
+    y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
+    return torch.cat([x, y], dim=1)
+
+
+class StyleDiscriminator(nn.Module):
+    """Residual discriminator with minibatch std-dev; projection on the class when conditional."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        log_res = int(math.log2(cfg.resolution))
+        self.fromrgb = EqualConv2d(cfg.img_channels, cfg.width(cfg.resolution), 1, activate=True)
+        self.blocks = nn.Sequential(*[DiscriminatorBlock(cfg.width(2 ** r), cfg.width(2 ** (r - 1)))
+                                      for r in range(log_res, 2, -1)])
+        ch4 = cfg.width(4)
+        self.conv = EqualConv2d(ch4 + 1, ch4, 3, activate=True)
+        self.fc = EqualLinear(ch4 * 16, ch4, activate=True)
+        self.num_classes = cfg.num_classes
+        self.out = EqualLinear(ch4, ch4 if cfg.num_classes else 1)
+        self.cmap = EqualLinear(cfg.num_classes, ch4) if cfg.num_classes else None
+
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.blocks(self.fromrgb(img))
+        x = self.out(self.fc(self.conv(minibatch_stddev(x)).flatten(1)))
+        if self.cmap is not None:
+            cmap = self.cmap(F.one_hot(c.long(), self.num_classes).to(x.dtype))
+            x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(cmap.shape[1])
+        return x.squeeze(1)

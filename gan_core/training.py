@@ -1,0 +1,319 @@
+"""The training loop: non-saturating loss, lazy R1, EMA, DiffAugment, AMP, resume, grids, loss plot."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import math
+import platform
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchvision.utils as vutils
+from tqdm import tqdm
+
+from .augment import diff_augment, parse_policy
+from .checkpoint import atomic_write, load_train_state, save_generator, save_train_state
+from .data import ImageSet
+from .modelcard import model_card
+from .models import ModelConfig, build_discriminator, build_generator
+from .sampling import zs_from_seeds
+
+STATE_FILE = "train_state.pt"
+GRID_SEEDS = list(range(16))
+
+# The seeds' DCGAN / MLP recipe (Adam 2e-4, beta1 0.5, plain BCE) vs ours for the style model.
+RECIPES = {
+    "style": dict(lr=0.002, betas=(0.0, 0.99), r1_gamma=-1.0, ema_kimg=10.0, augment="color,translation,cutout",
+                  style_mixing=0.9),
+    "dcgan": dict(lr=0.0002, betas=(0.5, 0.999), r1_gamma=0.0, ema_kimg=0.0, augment="", style_mixing=0.0),
+    "mlp": dict(lr=0.0002, betas=(0.5, 0.999), r1_gamma=0.0, ema_kimg=0.0, augment="", style_mixing=0.0),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Loop settings; None fields take the arch's recipe from RECIPES."""
+
+    steps: int = 10_000
+    minutes: float = 0.0
+    batch: int = 32
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    r1_gamma: float | None = None  # < 0: StyleGAN2-ADA's heuristic 0.0002 * res^2 / batch
+    r1_every: int = 16
+    ema_kimg: float | None = None
+    ema_rampup: float = 0.05
+    augment: str | None = None
+    style_mixing: float | None = None
+    hflip: bool | None = True
+    sample_every: int = 200
+    save_every: int = 200
+    seed: int = 0
+    amp: bool = True
+    channels_last: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_recipe(self, arch: str) -> "TrainConfig":
+        """Fill unset fields from the arch's recipe."""
+        filled = {k: v for k, v in RECIPES[arch].items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **filled)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+class Trainer:
+    """Owns G, D, EMA G, optimisers and the data; `run()` trains and saves into `out`."""
+
+    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, out: str | Path,
+                 device: str = "auto") -> None:
+        self.mcfg, self.cfg = model_cfg, cfg.with_recipe(model_cfg.arch)
+        self.data, self.out = data, Path(out)
+        self.device = pick_device(device)
+        torch.manual_seed(self.cfg.seed)
+        self.G = build_generator(model_cfg).to(self.device)
+        self.D = build_discriminator(model_cfg).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if self.cfg.channels_last:
+            for m in (self.G, self.D, self.G_ema):
+                m.to(memory_format=torch.channels_last)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
+        self.policy = parse_policy(self.cfg.augment)
+        if self.cfg.r1_gamma < 0:
+            self.cfg.r1_gamma = 0.0002 * model_cfg.resolution ** 2 / self.cfg.batch
+        self.images = data.images.to(self.device)
+        self.labels = data.labels.to(self.device) if (data.labels is not None and model_cfg.num_classes) else None
+        self.amp = self.cfg.amp and self.device.type == "cuda"
+        self.step, self.nimg, self.train_seconds = 0, 0, 0.0
+        self.history: dict[str, list[float]] = {"step": [], "loss_g": [], "loss_d": [], "r1": []}
+        self._stop = False
+
+    # ----- state -----
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model_config": self.mcfg.to_dict(), "train_config": dataclasses.asdict(self.cfg),
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "step": self.step, "nimg": self.nimg, "train_seconds": self.train_seconds,
+            "history": self.history, "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else torch.empty(0, dtype=torch.uint8),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
+            getattr(self, name).load_state_dict(state[name])
+        self.step, self.nimg, self.train_seconds = state["step"], state["nimg"], state["train_seconds"]
+        self.history = state["history"]
+        torch.set_rng_state(state["rng"])
+        if self.device.type == "cuda" and state["cuda_rng"].numel():
+            torch.cuda.set_rng_state(state["cuda_rng"])
+
+    @staticmethod
+    def peek_model_config(out: str | Path) -> ModelConfig:
+        """The model config stored in out/train_state.pt."""
+        return ModelConfig.from_dict(load_train_state(Path(out) / STATE_FILE)["model_config"])
+
+    @classmethod
+    def resume(cls, cfg: TrainConfig, data: ImageSet, out: str | Path, device: str = "auto") -> "Trainer":
+        """Rebuild a trainer from out/train_state.pt (model config comes from the state)."""
+        state = load_train_state(Path(out) / STATE_FILE)
+        saved = TrainConfig(**{**state["train_config"], "betas": tuple(state["train_config"]["betas"])})
+        cfg = dataclasses.replace(saved, steps=cfg.steps, minutes=cfg.minutes, sample_every=cfg.sample_every,
+                                  save_every=cfg.save_every)
+        trainer = cls(ModelConfig.from_dict(state["model_config"]), cfg, data, out, device)
+        trainer.load_state_dict(state)
+        return trainer
+
+    def save(self) -> None:
+        save_train_state(self.out / STATE_FILE, self.state_dict())
+
+    def export(self, folder: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
+        """Write the EMA generator as an app-loadable checkpoint with its model card."""
+        meta = {
+            "dataset": self.data.source, "num_images": len(self.data), "steps": self.step, "images_seen": self.nimg,
+            "train_seconds": round(self.train_seconds, 1), "hardware": hardware(self.device),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "torch": torch.__version__, "train_config": dataclasses.asdict(self.cfg), **(extra_meta or {}),
+        }
+        G = copy.deepcopy(self.G_ema).to("cpu", memory_format=torch.contiguous_format)
+        return save_generator(G, folder, meta, model_card(Path(folder).name, self.mcfg.to_dict(), meta))
+
+    # ----- one step -----
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = torch.randint(len(self.images), (self.cfg.batch,), device=self.device)
+        x = self.images[idx].float() / 127.5 - 1
+        if self.cfg.hflip:
+            flip = torch.rand(x.shape[0], 1, 1, 1, device=self.device) < 0.5
+            x = torch.where(flip, x.flip(3), x)
+        return self._fmt(x), (self.labels[idx] if self.labels is not None else None)
+
+    def _fmt(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last and x.ndim == 4 else x
+
+    def _fake_labels(self) -> torch.Tensor | None:
+        if not self.mcfg.num_classes:
+            return None
+        return torch.randint(self.mcfg.num_classes, (self.cfg.batch,), device=self.device)
+
+    def _generate(self, c: torch.Tensor | None) -> torch.Tensor:
+        """Training-time forward with random noise; updates w_avg and applies style-mixing regularisation."""
+        z = torch.randn(self.cfg.batch, self.mcfg.z_dim, device=self.device)
+        if self.mcfg.arch != "style":
+            return self.G(z, c)
+        G = self.G
+        w = G.mapping(z, c)
+        with torch.no_grad():
+            G.mapping.w_avg.copy_(w.detach().float().mean(0).lerp(G.mapping.w_avg, 0.995))
+        ws = w[:, None].repeat(1, G.num_ws, 1)
+        if self.cfg.style_mixing > 0 and torch.rand(()) < self.cfg.style_mixing:
+            cut = int(torch.randint(1, G.num_ws, ()))
+            w2 = G.mapping(torch.randn_like(z), c)
+            ws[:, cut:] = w2[:, None]
+        return G.synthesis(ws, noise_mode="random")
+
+    def _d(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return self.D(self._fmt(diff_augment(img, self.policy)), c).float()
+
+    def train_step(self) -> dict[str, float]:
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        real, c_real = self._real_batch()
+        do_r1 = self.cfg.r1_gamma > 0 and self.step % self.cfg.r1_every == 0
+        # discriminator
+        with autocast:
+            c_gen = self._fake_labels()
+            with torch.no_grad():
+                fake = self._generate(c_gen)
+            real.requires_grad_(do_r1)
+            d_real = self._d(real, c_real)
+            loss_d = F.softplus(self._d(fake, c_gen)).mean() + F.softplus(-d_real).mean()
+        r1 = torch.zeros((), device=self.device)
+        if do_r1:
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            r1 = grad.float().square().sum(dim=(1, 2, 3)).mean()
+            loss_d = loss_d + r1 * (self.cfg.r1_gamma / 2) * self.cfg.r1_every
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # generator
+        c_fake = self._fake_labels()
+        with autocast:
+            loss_g = F.softplus(-self._d(self._generate(c_fake), c_fake)).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.step += 1
+        self.nimg += self.cfg.batch
+        self._update_ema()
+        return {"loss_g": loss_g.item(), "loss_d": loss_d.item(), "r1": r1.item() if do_r1 else math.nan}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.cfg.ema_kimg <= 0:
+            beta = 0.0
+        else:
+            ema_nimg = min(self.cfg.ema_kimg * 1000, self.nimg * self.cfg.ema_rampup)
+            beta = 0.5 ** (self.cfg.batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    # ----- outputs -----
+    @torch.no_grad()
+    def sample_grid(self) -> torch.Tensor:
+        z = zs_from_seeds(GRID_SEEDS, self.mcfg.z_dim).to(self.device)
+        c = torch.tensor([s % max(self.mcfg.num_classes, 1) for s in GRID_SEEDS], device=self.device) \
+            if self.mcfg.num_classes else None
+        return self.G_ema(z, c).float().clamp(-1, 1).cpu()
+
+    def write_samples(self) -> Path:
+        grid = vutils.make_grid(self.sample_grid(), nrow=4, normalize=True, value_range=(-1, 1))
+        path = self.out / "samples" / f"step_{self.step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        vutils.save_image(grid, path)
+        atomic_write(self.out / "samples" / "latest.png", lambda tmp: vutils.save_image(grid, tmp, format="png"))
+        return path
+
+    def write_loss_plot(self) -> None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for key in ("loss_g", "loss_d"):
+            ax.plot(self.history["step"], self.history[key], label=key, linewidth=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend()
+        ax.set_title(f"{self.data.source} — {self.mcfg.arch}")
+        fig.tight_layout()
+        atomic_write(self.out / "loss.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+        plt.close(fig)
+
+    # ----- the loop -----
+    def _request_stop(self, *_: Any) -> None:
+        self._stop = True
+
+    def run(self, export_to: str | Path | None = None, log_every: int = 10) -> None:
+        """Train until cfg.steps (total) or cfg.minutes (this run); save/export on schedule, on exit and on Ctrl-C."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        old_term = signal.signal(signal.SIGTERM, self._request_stop)
+        start, last = time.time(), time.time()
+        acc = {"loss_g": 0.0, "loss_d": 0.0, "n": 0}
+        bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", dynamic_ncols=True, mininterval=2.0)
+        try:
+            while self.step < self.cfg.steps and not self._stop:
+                if self.cfg.minutes and time.time() - start > self.cfg.minutes * 60:
+                    break
+                logs = self.train_step()
+                now = time.time()
+                self.train_seconds += now - last
+                last = now
+                acc["loss_g"] += logs["loss_g"]
+                acc["loss_d"] += logs["loss_d"]
+                acc["n"] += 1
+                bar.update(1)
+                if self.step % log_every == 0:
+                    n = acc["n"]
+                    self.history["step"].append(self.step)
+                    self.history["loss_g"].append(acc["loss_g"] / n)
+                    self.history["loss_d"].append(acc["loss_d"] / n)
+                    self.history["r1"].append(logs["r1"])
+                    ips = self.cfg.batch * self.step / max(self.train_seconds, 1e-9)
+                    bar.set_postfix(g=f"{acc['loss_g'] / n:.3f}", d=f"{acc['loss_d'] / n:.3f}", img_s=f"{ips:.1f}")
+                    acc = {"loss_g": 0.0, "loss_d": 0.0, "n": 0}
+                if self.step % self.cfg.sample_every == 0:
+                    self.write_samples()
+                    self.write_loss_plot()
+                if self.step % self.cfg.save_every == 0:
+                    self._checkpoint(export_to)
+        except KeyboardInterrupt:
+            bar.write("interrupted: saving")
+        finally:
+            bar.close()
+            signal.signal(signal.SIGTERM, old_term)
+        self.write_samples()
+        if self.history["step"]:
+            self.write_loss_plot()
+        self._checkpoint(export_to)
+
+    def _checkpoint(self, export_to: str | Path | None) -> None:
+        self.save()
+        if export_to:
+            self.export(export_to)

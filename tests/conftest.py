@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny models and one CPU thread, so the suite stays fast on a loaded 2-core machine."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+torch.set_num_threads(1)
+
+from gan_core.models import build_generator, default_config  # noqa: E402
+
+TINY_STYLE = dict(resolution=16, channel_base=64, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2)
+TINY_DCGAN = dict(resolution=16, channel_base=64, channel_max=32, z_dim=16)
+
+
+def tiny_config(arch: str = "style", **overrides):
+    base = {"style": TINY_STYLE, "dcgan": TINY_DCGAN, "mlp": dict(z_dim=16)}[arch]
+    return default_config(arch, **{**base, **overrides})
+
+
+def make_generator(arch: str = "style", seed: int = 0, **overrides):
+    """A tiny generator with deterministic random weights and a non-zero w_avg (style)."""
+    torch.manual_seed(seed)
+    G = build_generator(tiny_config(arch, **overrides)).eval().requires_grad_(False)
+    if arch == "style":
+        G.mapping.w_avg.copy_(torch.randn(G.w_dim) * 0.5)
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):  # non-zero so const noise actually shows up
+                p.fill_(0.1)
+    return G
+
+
+@pytest.fixture
+def style_G():
+    return make_generator("style")
+
+
+@pytest.fixture
+def dcgan_G():
+    return make_generator("dcgan")

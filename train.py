@@ -1,0 +1,92 @@
+"""Train a GAN on MNIST, the anime or CelebA faces, or any image folder / zip; export for the app.
+
+    python train.py --data anime --arch style --res 64 --out runs/anime --minutes 60 --export checkpoints/anime
+    python train.py --data anime --out runs/anime --resume --steps 20000 --export checkpoints/anime
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from gan_core.checkpoint import CheckpointError
+from gan_core.data import DataError, load_images
+from gan_core.models import ARCHS, default_config
+from gan_core.training import STATE_FILE, TrainConfig, Trainer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="mnist | anime | celeba | a folder | a .zip | a .npz | tv:NAME")
+    p.add_argument("--out", required=True, help="run folder: train_state.pt, samples/, loss.png")
+    p.add_argument("--arch", choices=ARCHS, default="style")
+    p.add_argument("--res", type=int, default=None, help="resolution (default 64; 32 for .npz digits; 28 for mlp)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 grey / 3 RGB (default from data)")
+    p.add_argument("--no-cond", action="store_true", help="ignore labels (default: class-conditional if labelled)")
+    p.add_argument("--steps", type=int, default=10_000, help="stop at this total step")
+    p.add_argument("--minutes", type=float, default=0.0, help="stop after this many minutes of this run (0: none)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the arch's recipe)")
+    p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight (<0: heuristic; default: recipe)")
+    p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flips of real images (default: on for RGB, off for digits)")
+    p.add_argument("--channel-base", type=int, default=None)
+    p.add_argument("--channel-max", type=int, default=None)
+    p.add_argument("--z-dim", type=int, default=None)
+    p.add_argument("--sample-every", type=int, default=200, help="steps between sample grids and loss plots")
+    p.add_argument("--save-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--export", default=None, help="also write an app-loadable checkpoint folder here")
+    p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
+    res = args.res or (28 if args.arch == "mlp" else 32 if grey else 64)
+    overrides = dict(resolution=res, img_channels=args.channels or (1 if grey else 3),
+                     num_classes=num_classes if (args.arch == "style" and not args.no_cond) else 0)
+    for key in ("channel_base", "channel_max", "z_dim"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    return default_config(args.arch, **overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, r1_gamma=args.r1_gamma,
+                      augment=args.augment, hflip=args.hflip, sample_every=args.sample_every, save_every=args.save_every, seed=args.seed)
+    grey = args.data.endswith(".npz") or args.data == "mnist"
+    if cfg.hflip is None:
+        cfg.hflip = not grey
+    try:
+        if args.resume:
+            state_cfg = Trainer.peek_model_config(args.out)
+            data = load_images(args.data, state_cfg.resolution, state_cfg.img_channels, args.limit)
+            trainer = Trainer.resume(cfg, data, args.out, args.device)
+        else:
+            probe = model_config(args, grey, 0)
+            data = load_images(args.data, probe.resolution, probe.img_channels, args.limit)
+            trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, args.device)
+    except (DataError, CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(data):,} images from {data.source} ({data.skipped} skipped); {trainer.mcfg.arch} "
+          f"{trainer.mcfg.resolution}px on {trainer.device}; step {trainer.step} -> {cfg.steps}", file=sys.stderr)
+    trainer.run(export_to=args.export)
+    print(f"saved {Path(args.out) / STATE_FILE} at step {trainer.step}"
+          + (f"; exported {args.export}" if args.export else ""), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
