@@ -5,15 +5,24 @@ import functools
 import logging
 import os
 
-import gradio as gr
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: runs offline
 
-from gan_core.checkpoint import CheckpointError
-from gan_core.studio import INTERPOLATION_MODES, LAYER_PRESETS, Studio
-from gan_core.validation import FRAMES_RANGE, MAX_GRID_SIDE, MAX_IMAGES, PSI_RANGE, InvalidInput
+import gradio as gr  # noqa: E402
+
+from gan_core.checkpoint import CheckpointError  # noqa: E402
+from gan_core.studio import INTERPOLATION_MODES, LAYER_PRESETS, Studio  # noqa: E402
+from gan_core.validation import FRAMES_RANGE, MAX_GRID_SIDE, MAX_IMAGES, PSI_RANGE, InvalidInput  # noqa: E402
 
 log = logging.getLogger("gan_studio")
 studio = Studio(os.environ.get("GAN_STUDIO_CHECKPOINTS"))
 DIGITS = [str(d) for d in range(10)]
+
+
+class Slider(gr.Slider):
+    """A slider that hands any value to gan_core.validation, which names the field in its message."""
+
+    def preprocess(self, payload):
+        return payload
 
 
 def friendly(fn):
@@ -80,11 +89,11 @@ def build() -> gr.Blocks:
                                 label="Model", allow_custom_value=True, scale=2)
             label = gr.Dropdown(DIGITS, value="0", label="Class (digit)", allow_custom_value=True, visible=False,
                                 scale=1)
-            psi = gr.Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = average image)",
+            psi = Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = average image)",
                             scale=2)
         info = gr.Markdown()
         with gr.Tab("Random sampling"):
-            n = gr.Slider(1, MAX_IMAGES, value=16, step=1, label="Number of images")
+            n = Slider(1, MAX_IMAGES, value=16, step=1, label="Number of images")
             new_batch = gr.Button("New batch", variant="primary")
             sample_out = gr.Gallery(label="Samples (caption = seed)", columns=8, format="png")
         with gr.Tab("Seed control"):
@@ -95,7 +104,7 @@ def build() -> gr.Blocks:
         with gr.Tab("Interpolation"):
             with gr.Row():
                 interp_spec = gr.Textbox("3, 7", label="Seeds to walk through (two or more)")
-                frames = gr.Slider(*FRAMES_RANGE, value=32, step=1, label="Frames")
+                frames = Slider(*FRAMES_RANGE, value=32, step=1, label="Frames")
             with gr.Row():
                 mode = gr.Radio(list(INTERPOLATION_MODES), value="z-slerp", label="Path")
                 loop = gr.Checkbox(False, label="Loop back to the first seed")

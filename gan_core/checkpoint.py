@@ -75,7 +75,7 @@ def load_generator(folder: str | Path, device: str | torch.device = "cpu") -> tu
     config = read_config(folder)
     try:
         G = build_generator(ModelConfig.from_dict(config["model"]))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError, RuntimeError) as exc:  # e.g. negative or zero sizes
         raise CheckpointError(f"{folder / CONFIG}: invalid model config: {exc}") from exc
     weights = folder / WEIGHTS
     if not weights.is_file():

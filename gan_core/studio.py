@@ -110,6 +110,13 @@ class Studio:
             result.files.append(path)
         return result
 
+    def grid(self, name: object, spec: object, psi: object, label: object = None, nrow: int | None = None) -> Image.Image:
+        """All images of a seed spec tiled into one PNG-ready image."""
+        m = self.model(name)
+        seeds, psi = validation.seeds(spec), validation.psi(psi)
+        imgs = sampling.generate(m.G, seeds, psi, validation.label(label, m.num_classes))
+        return media.grid(imgs, nrow or sampling.grid_shape(len(seeds)))
+
     def interpolate(self, name: object, spec: object, frames: object, mode: object = "z-slerp",
                     psi: object = 1.0, label: object = None, loop: bool = False, fps: int = 16) -> Result:
         """Frames from seed to seed (z-slerp or w-lerp), written as a GIF and an MP4."""

@@ -60,7 +60,11 @@ class ModulatedConv2d(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)
         weight = self.weight * self.scale
-        x = F.conv2d(x * styles[:, :, None, None], weight, padding=weight.shape[-1] // 2)
+        x = x * styles[:, :, None, None]
+        if weight.shape[-1] == 1:  # 1x1 as a matmul: same result for any CPU thread count
+            x = torch.matmul(weight.flatten(1), x.flatten(2)).unflatten(2, x.shape[2:])
+        else:
+            x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
         if self.demodulate:
             demod = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)
             x = x * demod[:, :, None, None]
