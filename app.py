@@ -16,13 +16,9 @@ from gan_core.validation import FRAMES_RANGE, MAX_GRID_SIDE, MAX_IMAGES, PSI_RAN
 log = logging.getLogger("gan_studio")
 studio = Studio(os.environ.get("GAN_STUDIO_CHECKPOINTS"))
 DIGITS = [str(d) for d in range(10)]
-
-
-class Slider(gr.Slider):
-    """A slider that hands any value to gan_core.validation, which names the field in its message."""
-
-    def preprocess(self, payload):
-        return payload
+# Generating events: raw payloads go to gan_core.validation (whose messages name the field and its range, unlike
+# gradio's own checks), and all share one limit of 2 running at once on the CPU; the rest wait in the queue.
+GENERATE = dict(preprocess=False, concurrency_id="generate", concurrency_limit=2)
 
 
 def friendly(fn):
@@ -89,11 +85,11 @@ def build() -> gr.Blocks:
                                 label="Model", allow_custom_value=True, scale=2)
             label = gr.Dropdown(DIGITS, value="0", label="Class (digit)", allow_custom_value=True, visible=False,
                                 scale=1)
-            psi = Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = average image)",
-                            scale=2)
+            psi = gr.Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = average image)",
+                               scale=2)
         info = gr.Markdown()
         with gr.Tab("Random sampling"):
-            n = Slider(1, MAX_IMAGES, value=16, step=1, label="Number of images")
+            n = gr.Slider(1, MAX_IMAGES, value=16, step=1, label="Number of images")
             new_batch = gr.Button("New batch", variant="primary")
             sample_out = gr.Gallery(label="Samples (caption = seed)", columns=8, format="png")
         with gr.Tab("Seed control"):
@@ -104,7 +100,7 @@ def build() -> gr.Blocks:
         with gr.Tab("Interpolation"):
             with gr.Row():
                 interp_spec = gr.Textbox("3, 7", label="Seeds to walk through (two or more)")
-                frames = Slider(*FRAMES_RANGE, value=32, step=1, label="Frames")
+                frames = gr.Slider(*FRAMES_RANGE, value=32, step=1, label="Frames")
             with gr.Row():
                 mode = gr.Radio(list(INTERPOLATION_MODES), value="z-slerp", label="Path")
                 loop = gr.Checkbox(False, label="Loop back to the first seed")
@@ -126,11 +122,12 @@ def build() -> gr.Blocks:
 
         model.change(on_model_change, model, [info, label], api_name=False)
         demo.load(on_model_change, model, [info, label], api_name=False)
-        new_batch.click(on_sample, [model, n, psi, label], sample_out, api_name="sample")
-        seeds_btn.click(on_seeds, [model, spec, psi, label], [seeds_out, seeds_files], api_name="seeds")
+        new_batch.click(on_sample, [model, n, psi, label], sample_out, api_name="sample", **GENERATE)
+        seeds_btn.click(on_seeds, [model, spec, psi, label], [seeds_out, seeds_files], api_name="seeds", **GENERATE)
         interp_btn.click(on_interpolate, [model, interp_spec, frames, mode, psi, label, loop],
-                         [interp_strip, interp_gif, interp_files], api_name="interpolate")
-        mix_btn.click(on_mix, [model, rows, cols, layers, custom, psi, label], [mix_out, mix_note], api_name="mix")
+                         [interp_strip, interp_gif, interp_files], api_name="interpolate", **GENERATE)
+        mix_btn.click(on_mix, [model, rows, cols, layers, custom, psi, label], [mix_out, mix_note], api_name="mix",
+                      **GENERATE)
     return demo
 
 
@@ -142,4 +139,4 @@ if __name__ == "__main__":
             studio.model(name)
         except (InvalidInput, CheckpointError) as exc:
             log.warning("%s", exc)
-    demo.queue(max_size=64, default_concurrency_limit=2).launch()
+    demo.queue(max_size=64, default_concurrency_limit=2).launch()  # GRADIO_SERVER_NAME / _PORT apply

@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--z-dim", type=int, default=None)
     p.add_argument("--sample-every", type=int, default=200, help="steps between sample grids and loss plots")
     p.add_argument("--save-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="steps between FID/KID evaluations (0: off); then --export keeps the best-FID generator")
+    p.add_argument("--eval-n", type=int, default=2000, help="images generated (and real) per evaluation")
     p.add_argument("--export", default=None, help="also write an app-loadable checkpoint folder here")
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, r1_gamma=args.r1_gamma,
-                      augment=args.augment, hflip=args.hflip, sample_every=args.sample_every, save_every=args.save_every, seed=args.seed)
+                      augment=args.augment, hflip=args.hflip, sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
+                      eval_every=args.eval_every, eval_n=args.eval_n)
     grey = args.data.endswith(".npz") or args.data == "mnist"
     if cfg.hflip is None:
         cfg.hflip = not grey

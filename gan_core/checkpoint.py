@@ -12,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from . import hub
 from .models import ModelConfig, build_generator
 
 FORMAT = "gan-studio/1"
@@ -90,6 +91,27 @@ def load_generator(folder: str | Path, device: str | torch.device = "cpu") -> tu
         first = str(exc).splitlines()[0]
         raise CheckpointError(f"{weights} does not match the architecture in {CONFIG}: {first}") from exc
     return G.eval().requires_grad_(False).to(device), config
+
+
+def resolve(name: str, checkpoint_dir: str | Path, hub_repo: str | None = None, revision: str | None = None) -> Path:
+    """The folder of model `name`: checkpoint_dir/name if it exists, else its Hub repo at the pinned revision."""
+    folder = Path(checkpoint_dir) / name
+    if folder.is_dir():
+        return folder
+    if not hub_repo:
+        raise CheckpointError(f"checkpoint folder not found: {folder} (and no Hugging Face Hub repo is set for {name!r})")
+    try:
+        return hub.download(hub_repo, revision, [WEIGHTS, CONFIG, CARD])
+    except hub.HubError as exc:
+        raise CheckpointError(f"model {name!r}: no local folder {folder}; {exc}") from exc
+
+
+def push_to_hub(folder: str | Path, repo_id: str, dry_run: bool = False) -> list[Path]:
+    """Upload an exported checkpoint (weights, config, card) to a Hub model repo; returns the files sent."""
+    folder = Path(folder)
+    load_generator(folder)  # never publish a checkpoint that does not load
+    names = [n for n in (WEIGHTS, CONFIG, CARD) if (folder / n).is_file()]
+    return [folder / op.path_in_repo for op in hub.push(folder, repo_id, names, dry_run)]
 
 
 def save_train_state(path: str | Path, state: dict[str, Any]) -> None:

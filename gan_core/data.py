@@ -129,12 +129,12 @@ def load_images(source: str, resolution: int, channels: int = 3, limit: int | No
     if source.startswith("tv:"):
         return _load_torchvision(source[3:], resolution, channels, limit)
     path = Path(resolve_source(source))
+    loaders = {".zip": _load_zip, ".npz": _load_npz}
     if not path.exists():
         raise DataError(f"dataset not found: {path}")
-    if path.is_dir():
-        return _load_folder(path, resolution, channels, limit)
-    if path.suffix == ".zip":
-        return _load_zip(path, resolution, channels, limit)
-    if path.suffix == ".npz":
-        return _load_npz(path, resolution, channels, limit)
-    raise DataError(f"unsupported dataset {path}: give a folder, a .zip of images, a .npz or tv:NAME")
+    loader = _load_folder if path.is_dir() else loaders.get(path.suffix)
+    if loader is None:
+        raise DataError(f"unsupported dataset {path}: give a folder, a .zip of images, a .npz or tv:NAME")
+    images = loader(path, resolution, channels, limit)
+    images.source = source  # keep the short name (anime, mnist, ...) so metadata stays portable
+    return images

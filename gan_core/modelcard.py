@@ -41,9 +41,9 @@ def model_card(name: str, model: dict[str, Any], meta: dict[str, Any]) -> str:
         f"style mixing {tc.get('style_mixing')}",
         f"- Made with: `python train.py` (GAN Studio), torch {meta.get('torch')}, {meta.get('date')}",
     ]
-    for key in ("fid", "kid"):
-        if key in meta:
-            lines.append(f"- {key.upper()}: {meta[key]}")
+    if "fid" in meta:
+        against = f" (n={meta['fid_n']} generated vs real `{meta.get('fid_real')}`)" if "fid_n" in meta else ""
+        lines.append(f"- FID: {meta['fid']}, KID: {meta.get('kid')} ± {meta.get('kid_std')}{against}")
     if meta.get("notes"):
         lines += ["", "## Notes", str(meta["notes"])]
     return "\n".join(lines) + "\n"

@@ -15,11 +15,11 @@ LAYER_GROUPS = ("coarse", "middle", "fine")
 def parse_seeds(spec: str | int, limit: int = MAX_SEEDS) -> list[int]:
     """Expand '1, 5, 10-20' into a list of seeds, each in 0..2**32-1, at most `limit` of them."""
     if isinstance(spec, bool):
-        raise ValueError("seeds: expected an integer or a spec like '1, 5, 10-20'")
+        raise ValueError(f"seeds: expected an integer or a spec like '1, 5, 10-20' (seeds are 0..{MAX_SEED})")
     if isinstance(spec, int):
         spec = str(spec)
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError("seeds: empty; give an integer or a spec like '1, 5, 10-20'")
+        raise ValueError(f"seeds: empty; give up to {limit} seeds, each 0..{MAX_SEED}, like '1, 5, 10-20'")
     seeds: list[int] = []
     for part in spec.split(","):
         part = part.strip()
@@ -31,9 +31,9 @@ def parse_seeds(spec: str | int, limit: int = MAX_SEEDS) -> list[int]:
         if hi > MAX_SEED:
             raise ValueError(f"seeds: {hi} is out of range 0..{MAX_SEED}")
         if hi < lo:
-            raise ValueError(f"seeds: range {lo}-{hi} is reversed; write {hi}-{lo}")
+            raise ValueError(f"seeds: range {lo}-{hi} is reversed; write {hi}-{lo} (seeds are 0..{MAX_SEED})")
         if len(seeds) + hi - lo + 1 > limit:
-            raise ValueError(f"seeds: {spec!r} asks for more than {limit} seeds, the limit per request")
+            raise ValueError(f"seeds: more than {limit} seeds at {part!r} (allowed at most {limit} per request)")
         seeds.extend(range(lo, hi + 1))
     return seeds
 
@@ -181,10 +181,11 @@ def parse_layers(G: torch.nn.Module, spec: str) -> list[int]:
     for part in spec.split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+))?\s*", part)
         if not m:
-            raise ValueError(f"layers: {part.strip()!r} is not coarse/middle/fine/all or an index range like 0-3")
+            raise ValueError(f"layers: {part.strip()[:40]!r} is not coarse/middle/fine/all or an index range like "
+                             f"0-3 (indices 0..{G.num_ws - 1})")
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         if hi < lo:
-            raise ValueError(f"layers: range {lo}-{hi} is reversed")
+            raise ValueError(f"layers: range {lo}-{hi} is reversed; write {hi}-{lo} (indices 0..{G.num_ws - 1})")
         if hi >= G.num_ws:
             raise ValueError(f"layers: index {hi} is out of range 0..{G.num_ws - 1}")
         out.update(range(lo, hi + 1))

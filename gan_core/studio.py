@@ -13,7 +13,7 @@ from PIL import Image
 from torch import nn
 
 from . import media, sampling, validation
-from .checkpoint import load_generator
+from .checkpoint import load_generator, resolve
 from .registry import CHECKPOINT_DIR, ModelEntry, entries, unknown_model_message
 from .validation import InvalidInput
 
@@ -83,10 +83,11 @@ class Studio:
             raise InvalidInput(unknown_model_message(name, list(known)))
         with self._lock:
             if name not in self._models:
-                folder = self.checkpoint_dir / name
+                entry = known[name]
+                folder = resolve(name, self.checkpoint_dir, entry.hub_repo, entry.revision)
                 G, config = load_generator(folder, self.device)
                 sha = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
-                self._models[name] = LoadedModel(known[name], G, config, sha)
+                self._models[name] = LoadedModel(entry, G, config, sha)
             return self._models[name]
 
     # ----- the four tabs -----
@@ -121,14 +122,14 @@ class Studio:
                     psi: object = 1.0, label: object = None, loop: bool = False, fps: int = 16) -> Result:
         """Frames from seed to seed (z-slerp or w-lerp), written as a GIF and an MP4."""
         m = self.model(name)
-        seeds = validation.seeds(spec, "interpolation seeds", limit=16)
-        if len(seeds) < 2:
-            raise InvalidInput("interpolation seeds: give at least two seeds, e.g. '3, 7'")
+        lo, hi = validation.INTERP_SEEDS_RANGE
+        seeds = validation.seeds(spec, "interpolation seeds", limit=hi, minimum=lo)
         frames, psi = validation.frames(frames), validation.psi(psi)
         mode = validation.choice(mode, "mode", INTERPOLATION_MODES)
         if mode == "w-lerp" and not m.is_style:
             raise InvalidInput("mode: w-lerp needs a style-based model; use z-slerp")
-        imgs = sampling.interpolate(m.G, seeds, frames, mode, psi, validation.label(label, m.num_classes), bool(loop))
+        imgs = sampling.interpolate(m.G, seeds, frames, mode, psi, validation.label(label, m.num_classes),
+                                    validation.flag(loop, "loop"))
         folder = Path(tempfile.mkdtemp(dir=self.outdir))
         stem = f"{name}-{'-'.join(map(str, seeds))}-{mode}"
         files = [media.save_gif(imgs, folder / f"{stem}.gif", fps), media.save_mp4(imgs, folder / f"{stem}.mp4", fps)]
@@ -143,10 +144,7 @@ class Studio:
         rows = validation.seeds(row_spec, "row seeds", limit=validation.MAX_GRID_SIDE)
         cols = validation.seeds(col_spec, "column seeds", limit=validation.MAX_GRID_SIDE)
         preset = validation.choice(layers, "layers", LAYER_PRESETS)
-        try:
-            idx = sampling.parse_layers(m.G, str(custom) if preset == "custom" else preset)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
+        idx = validation.layers(m.G, custom if preset == "custom" else preset)
         psi, c = validation.psi(psi), validation.label(label, m.num_classes)
         mixed = sampling.style_mix(m.G, rows, cols, idx, psi, c)
         figure = media.mixing_figure(sampling.generate(m.G, rows, psi, c), sampling.generate(m.G, cols, psi, c),

@@ -54,6 +54,8 @@ class TrainConfig:
     hflip: bool | None = True
     sample_every: int = 200
     save_every: int = 200
+    eval_every: int = 0  # steps between FID/KID evaluations (0: off); the best-FID EMA G is what gets exported
+    eval_n: int = 2000
     seed: int = 0
     amp: bool = True
     channels_last: bool = True
@@ -102,6 +104,8 @@ class Trainer:
         self.amp = self.cfg.amp and self.device.type == "cuda"
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
         self.history: dict[str, list[float]] = {"step": [], "loss_g": [], "loss_d": [], "r1": []}
+        self.evals: list[dict[str, float]] = []  # {"step", "fid", "kid", "kid_std"} per evaluation
+        self.best: dict[str, Any] = {}  # the best evaluation so far and its EMA weights
         self._stop = False
 
     # ----- state -----
@@ -111,7 +115,7 @@ class Trainer:
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "step": self.step, "nimg": self.nimg, "train_seconds": self.train_seconds,
-            "history": self.history, "rng": torch.get_rng_state(),
+            "history": self.history, "evals": self.evals, "best": self.best, "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else torch.empty(0, dtype=torch.uint8),
         }
 
@@ -120,6 +124,7 @@ class Trainer:
             getattr(self, name).load_state_dict(state[name])
         self.step, self.nimg, self.train_seconds = state["step"], state["nimg"], state["train_seconds"]
         self.history = state["history"]
+        self.evals, self.best = state.get("evals", []), state.get("best", {})
         torch.set_rng_state(state["rng"])
         if self.device.type == "cuda" and state["cuda_rng"].numel():
             torch.cuda.set_rng_state(state["cuda_rng"])
@@ -135,7 +140,7 @@ class Trainer:
         state = load_train_state(Path(out) / STATE_FILE)
         saved = TrainConfig(**{**state["train_config"], "betas": tuple(state["train_config"]["betas"])})
         cfg = dataclasses.replace(saved, steps=cfg.steps, minutes=cfg.minutes, sample_every=cfg.sample_every,
-                                  save_every=cfg.save_every)
+                                  save_every=cfg.save_every, eval_every=cfg.eval_every, eval_n=cfg.eval_n)
         trainer = cls(ModelConfig.from_dict(state["model_config"]), cfg, data, out, device)
         trainer.load_state_dict(state)
         return trainer
@@ -143,15 +148,21 @@ class Trainer:
     def save(self) -> None:
         save_train_state(self.out / STATE_FILE, self.state_dict())
 
-    def export(self, folder: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
-        """Write the EMA generator as an app-loadable checkpoint with its model card."""
-        meta = {
-            "dataset": self.data.source, "num_images": len(self.data), "steps": self.step, "images_seen": self.nimg,
-            "train_seconds": round(self.train_seconds, 1), "hardware": hardware(self.device),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "torch": torch.__version__, "train_config": dataclasses.asdict(self.cfg), **(extra_meta or {}),
-        }
+    def export(self, folder: str | Path) -> Path:
+        """Write the EMA generator (the best-FID one when evaluating) as an app-loadable checkpoint + card."""
         G = copy.deepcopy(self.G_ema).to("cpu", memory_format=torch.contiguous_format)
+        step, nimg, seconds, extra = self.step, self.nimg, self.train_seconds, {}
+        if self.best:
+            G.load_state_dict(self.best["G_ema"])
+            step, nimg, seconds = self.best["step"], self.best["nimg"], self.best["train_seconds"]
+            extra = {k: self.best[k] for k in ("fid", "kid", "kid_std")} | {"fid_n": self.cfg.eval_n,
+                                                                              "fid_real": self.data.source}
+        meta = {
+            "dataset": self.data.source, "num_images": len(self.data), "steps": step, "images_seen": nimg,
+            "train_seconds": round(seconds, 1), "hardware": hardware(self.device),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "torch": torch.__version__, "train_config": dataclasses.asdict(self.cfg), **extra,
+        }
         return save_generator(G, folder, meta, model_card(Path(folder).name, self.mcfg.to_dict(), meta))
 
     # ----- one step -----
@@ -274,17 +285,16 @@ class Trainer:
         """Train until cfg.steps (total) or cfg.minutes (this run); save/export on schedule, on exit and on Ctrl-C."""
         self.out.mkdir(parents=True, exist_ok=True)
         old_term = signal.signal(signal.SIGTERM, self._request_stop)
-        start, last = time.time(), time.time()
+        start = time.time()
         acc = {"loss_g": 0.0, "loss_d": 0.0, "n": 0}
         bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", dynamic_ncols=True, mininterval=2.0)
         try:
             while self.step < self.cfg.steps and not self._stop:
                 if self.cfg.minutes and time.time() - start > self.cfg.minutes * 60:
                     break
+                t0 = time.time()
                 logs = self.train_step()
-                now = time.time()
-                self.train_seconds += now - last
-                last = now
+                self.train_seconds += time.time() - t0
                 acc["loss_g"] += logs["loss_g"]
                 acc["loss_d"] += logs["loss_d"]
                 acc["n"] += 1
@@ -301,6 +311,8 @@ class Trainer:
                 if self.step % self.cfg.sample_every == 0:
                     self.write_samples()
                     self.write_loss_plot()
+                if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                    bar.write(self.evaluate())
                 if self.step % self.cfg.save_every == 0:
                     self._checkpoint(export_to)
         except KeyboardInterrupt:
@@ -312,6 +324,22 @@ class Trainer:
         if self.history["step"]:
             self.write_loss_plot()
         self._checkpoint(export_to)
+
+    def evaluate(self) -> str:
+        """FID/KID of the EMA generator on eval_n samples; remembers it if it is the best so far."""
+        from .metrics import evaluate_generator
+
+        G = copy.deepcopy(self.G_ema).to(memory_format=torch.contiguous_format)
+        scores = evaluate_generator(G, self.data.source, self.cfg.eval_n, device=self.device,
+                                    kid_subset_size=min(1000, self.cfg.eval_n))
+        row = {"step": self.step, "fid": round(scores["fid"], 3), "kid": round(scores["kid"], 5),
+               "kid_std": round(scores["kid_std"], 5)}
+        self.evals.append(row)
+        is_best = not self.best or row["fid"] < self.best["fid"]
+        if is_best:
+            weights = {k: v.detach().cpu().clone() for k, v in G.state_dict().items()}
+            self.best = {**row, "nimg": self.nimg, "train_seconds": self.train_seconds, "G_ema": weights}
+        return f"step {self.step}: FID {row['fid']:.2f}, KID {row['kid']:.4f}" + (" (best)" if is_best else "")
 
     def _checkpoint(self, export_to: str | Path | None) -> None:
         self.save()

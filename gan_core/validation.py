@@ -4,38 +4,63 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-from .sampling import MAX_SEED, MAX_SEEDS, parse_seeds
+from torch import nn
+
+from .sampling import MAX_SEED, MAX_SEEDS, parse_layers, parse_seeds
 
 MAX_IMAGES = MAX_SEEDS  # images per request
 PSI_RANGE = (-2.0, 2.0)
 FRAMES_RANGE = (2, 120)
 MAX_GRID_SIDE = 8  # style mixing: at most 8 row and 8 column seeds
+INTERP_SEEDS_RANGE = (2, 16)  # key seeds of one interpolation
+MAX_TEXT = 1000  # characters in a seed or layer spec
 
 
 class InvalidInput(ValueError):
     """Bad user input; str() is a message fit to show in the UI and the API."""
 
 
-def _number(value: object, field: str) -> float:
+def shown(value: object, width: int = 60) -> str:
+    """repr() of a user's value, cut short so a huge input never makes a huge message."""
+    try:
+        r = repr(value)
+    except ValueError:  # an int of more than sys.get_int_max_str_digits() digits
+        r = f"<{type(value).__name__} too large to show>"
+    return r if len(r) <= width else r[:width - 3] + "..."
+
+
+def text(value: str, field: str) -> str:
+    """A string argument, refused beyond MAX_TEXT characters before any parsing."""
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{field}: text of {len(value):,} characters is too long (allowed 0..{MAX_TEXT} characters)")
+    return value
+
+
+def _number(value: object, field: str, allowed: str) -> float:
     if isinstance(value, bool):
-        raise InvalidInput(f"{field}: expected a number, got {value!r}")
+        raise InvalidInput(f"{field}: expected a number, got {value!r} (allowed {allowed})")
     if isinstance(value, str):
+        value = text(value, field).strip()
         try:
-            value = float(value.strip())
+            value = float(value)
         except ValueError:
-            raise InvalidInput(f"{field}: {value!r} is not a number") from None
+            raise InvalidInput(f"{field}: {shown(value)} is not a number (allowed {allowed})") from None
     if not isinstance(value, Real):
-        raise InvalidInput(f"{field}: expected a number, got {type(value).__name__}")
-    return float(value)
+        raise InvalidInput(f"{field}: expected a number, got {type(value).__name__} (allowed {allowed})")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range
+        return math.copysign(math.inf, value)
 
 
 def integer(value: object, field: str, lo: int, hi: int) -> int:
     """A whole number within [lo, hi]."""
-    x = _number(value, field)
-    if not math.isfinite(x) or x != int(x):
-        raise InvalidInput(f"{field}: {value!r} is not a whole number (allowed {lo}..{hi})")
+    exact = isinstance(value, int) and not isinstance(value, bool)  # ints of any size compare exactly
+    x = value if exact else _number(value, field, f"{lo}..{hi}")
+    if not exact and (not math.isfinite(x) or x != int(x)):
+        raise InvalidInput(f"{field}: {shown(value)} is not a whole number (allowed {lo}..{hi})")
     if not lo <= x <= hi:
-        raise InvalidInput(f"{field}: {int(x)} is out of range {lo}..{hi}")
+        raise InvalidInput(f"{field}: {shown(int(x))} is out of range {lo}..{hi}")
     return int(x)
 
 
@@ -49,9 +74,10 @@ def frames(value: object) -> int:
 
 def psi(value: object) -> float:
     """Truncation psi: finite, within PSI_RANGE."""
-    x = _number(value, "truncation psi")
+    allowed = f"{PSI_RANGE[0]}..{PSI_RANGE[1]}"
+    x = _number(value, "truncation psi", allowed)
     if not math.isfinite(x) or not PSI_RANGE[0] <= x <= PSI_RANGE[1]:
-        raise InvalidInput(f"truncation psi: {value!r} is out of range {PSI_RANGE[0]}..{PSI_RANGE[1]}")
+        raise InvalidInput(f"truncation psi: {shown(value)} is out of range {allowed}")
     return x
 
 
@@ -59,16 +85,32 @@ def seed(value: object, field: str = "seed") -> int:
     return integer(value, field, 0, MAX_SEED)
 
 
-def seeds(spec: object, field: str = "seeds", limit: int = MAX_SEEDS) -> list[int]:
-    """A seed spec like '1, 5, 10-20', capped at `limit` seeds."""
+def seeds(spec: object, field: str = "seeds", limit: int = MAX_SEEDS, minimum: int = 1) -> list[int]:
+    """A seed spec like '1, 5, 10-20' giving minimum..limit seeds."""
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         spec = str(seed(spec, field))
     if not isinstance(spec, str):
-        raise InvalidInput(f"{field}: expected text like '1, 5, 10-20', got {type(spec).__name__}")
+        raise InvalidInput(f"{field}: expected text like '1, 5, 10-20', got {type(spec).__name__} "
+                           f"(allowed {minimum}..{limit} seeds, each 0..{MAX_SEED})")
+    spec = text(spec, field)
     try:
-        return parse_seeds(spec, limit)
+        out = parse_seeds(spec, limit)
     except ValueError as exc:
         raise InvalidInput(str(exc).replace("seeds:", f"{field}:", 1)) from None
+    if len(out) < minimum:
+        raise InvalidInput(f"{field}: give at least {minimum} seeds, e.g. '3, 7' (allowed {minimum}..{limit} seeds)")
+    return out
+
+
+def layers(G: nn.Module, spec: object) -> list[int]:
+    """w indices of a style model from 'coarse' / 'middle' / 'fine' / 'all' or a custom spec like '0-3, 6'."""
+    if not isinstance(spec, str):
+        raise InvalidInput(f"layers: expected text like '0-3, 6', got {type(spec).__name__} (indices 0..{G.num_ws - 1})")
+    spec = text(spec, "layers")
+    try:
+        return parse_layers(G, spec)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def label(value: object, num_classes: int) -> int | None:
@@ -82,5 +124,12 @@ def label(value: object, num_classes: int) -> int | None:
 
 def choice(value: object, field: str, options: tuple[str, ...] | list[str]) -> str:
     if value not in options:
-        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(map(str, options))}")
+        raise InvalidInput(f"{field}: {shown(value)} is not one of {', '.join(map(str, options))}")
     return str(value)
+
+
+def flag(value: object, field: str) -> bool:
+    """A checkbox: true or false (None counts as false)."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{field}: expected true or false, got {shown(value)}")
+    return bool(value)

@@ -44,3 +44,38 @@ def style_G():
 @pytest.fixture
 def dcgan_G():
     return make_generator("dcgan")
+
+
+class Payload:
+    """Unpickling this calls open(marker, 'w'): it would create the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture(scope="session")
+def served_checkpoints(tmp_path_factory) -> Path:
+    """What the test server serves: a copy of the shipped models plus broken folders (appserver.BROKEN)."""
+    from appserver import write_checkpoints
+
+    return write_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(scope="session")
+def app_url(served_checkpoints, tmp_path_factory):
+    """One real app server for the whole session, started on first use."""
+    pytest.importorskip("gradio_client")
+    from appserver import serve
+
+    with serve(served_checkpoints, tmp_path_factory.mktemp("server") / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

@@ -1,11 +1,6 @@
 """The app as users reach it: a real server on localhost, called through gradio_client."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -13,49 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-gradio_client = pytest.importorskip("gradio_client")
-
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ["anime", "celeba", "mnist"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client():
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"app exited early:\n{proc.stdout.read()}")
-        try:
-            yield gradio_client.Client(url, verbose=False)
-            break
-        except Exception:
-            if time.time() > deadline:
-                proc.kill()
-                pytest.fail("app did not start within 120 s")
-            time.sleep(1)
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-def local_image(model: str, seed: int, psi: float, label: str | None) -> np.ndarray:
-    from gan_core.studio import Studio
-
-    return np.asarray(Studio(ROOT / "checkpoints").seeds(model, str(seed), psi, label).images[0])
+from appserver import MODELS
+from gan_core.studio import Studio
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_all_endpoints(client, model):
+def test_all_endpoints(client, served_checkpoints, model):
     label = "3" if model == "mnist" else None
     out = client.predict(model, 4, 0.8, label, api_name="/sample")
     assert len(out) == 4 and all(item["caption"].startswith("seed ") for item in out)
@@ -65,7 +23,8 @@ def test_all_endpoints(client, model):
     assert [g["caption"].split()[1] for g in gallery] == ["42", "1", "2", "3"]
     assert len(files) == 4 and files[0].endswith("seed42.png")
     served = np.asarray(Image.open(files[0]))
-    assert np.array_equal(served, local_image(model, 42, 0.7, label)), "seed 42 differs between processes"
+    local = Studio(served_checkpoints).seeds(model, "42", 0.7, label).images[0]
+    assert np.array_equal(served, np.asarray(local)), "seed 42 differs between processes"
 
     strip, gif, downloads = client.predict(model, "3, 7", 6, "w-lerp", 1.0, label, False, api_name="/interpolate")
     assert len(strip) == 6

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import make_generator
+from conftest import Payload, make_generator
 from gan_core.checkpoint import (CONFIG, WEIGHTS, CheckpointError, load_generator, load_train_state,
                                  save_generator, save_train_state)
 from gan_core.sampling import generate
@@ -128,20 +127,10 @@ def test_weights_from_model_with_other_channel_base(tmp_path):
 
 
 # ----- training state -----
-class _Payload:
-    """Unpickling this calls open(marker, 'w'): it would create the marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_load_train_state_refuses_malicious_pickle(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "train_state.pt"
-    torch.save({"step": 3, "G": {"w": torch.ones(2)}, "payload": _Payload(marker)}, evil)
+    torch.save({"step": 3, "G": {"w": torch.ones(2)}, "payload": Payload(marker)}, evil)
     with pytest.raises(CheckpointError) as err:
         load_train_state(evil)
     assert str(evil) in str(err.value)
@@ -150,7 +139,7 @@ def test_load_train_state_refuses_malicious_pickle(tmp_path):
     # control: the same kind of file really runs its payload under an unsafe load, so the check above is meaningful
     control_marker = tmp_path / "control"
     control = tmp_path / "control.pt"
-    torch.save({"payload": _Payload(control_marker)}, control)
+    torch.save({"payload": Payload(control_marker)}, control)
     torch.load(control, weights_only=False)
     assert control_marker.exists()
 

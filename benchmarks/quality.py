@@ -1,0 +1,67 @@
+"""Seed DCGAN vs our style model: same data, device and wall-clock budget, in one run; FID/KID of each.
+
+    python benchmarks/quality.py --data anime --minutes 10 --device auto --n 2000
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gan_core.data import load_images  # noqa: E402
+from gan_core.metrics import evaluate_generator  # noqa: E402
+from gan_core.models import default_config  # noqa: E402
+from gan_core.training import TrainConfig, Trainer, hardware  # noqa: E402
+
+NEVER = 10 ** 9
+
+
+def train_and_score(arch: str, args: argparse.Namespace, data, channels: int) -> dict:
+    """Train `arch` for args.minutes with its own recipe, then score its EMA generator."""
+    batch = 64 if arch == "dcgan" else args.batch  # the seeds' DCGAN used batch 64
+    trainer = Trainer(default_config(arch, resolution=args.res, img_channels=channels),
+                      TrainConfig(steps=NEVER, minutes=args.minutes, batch=batch, sample_every=NEVER,
+                                  save_every=NEVER, seed=args.seed),
+                      data, Path(args.out) / arch, args.device)
+    trainer.run()
+    G = copy.deepcopy(trainer.G_ema).to(memory_format=torch.contiguous_format)
+    scores = evaluate_generator(G, data.source, args.n, device=trainer.device, kid_subset_size=min(1000, args.n))
+    return dict(arch=arch, steps=trainer.step, batch=batch, img_s=trainer.nimg / max(trainer.train_seconds, 1e-9),
+                device=hardware(trainer.device), **scores)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="anime")
+    p.add_argument("--res", type=int, default=64)
+    p.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--n", type=int, default=2000, help="images per FID/KID evaluation")
+    p.add_argument("--batch", type=int, default=32, help="batch of the style model")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/quality")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    grey = args.data == "mnist" or args.data.endswith(".npz")
+    channels = 1 if grey else 3
+    data = load_images(args.data, args.res, channels)
+    rows = [train_and_score(arch, args, data, channels) for arch in ("dcgan", "style")]
+    base = rows[0]
+    print(f"\n{args.data}, {args.res}px, {args.minutes:g} min each on {base['device']}, FID/KID at n={args.n}\n")
+    print("| model | steps x batch | img/s | FID | KID | FID ratio vs DCGAN |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['arch']} | {r['steps']} x {r['batch']} | {r['img_s']:.1f} | {r['fid']:.1f} | "
+              f"{r['kid']:.4f} ± {r['kid_std']:.4f} | {r['fid'] / base['fid']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

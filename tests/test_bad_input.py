@@ -1,0 +1,156 @@
+"""Bad input gets a message naming the field and its allowed range: >= 200 cases through the real server
+(gradio_client, all four endpoints, all three models), plus values JSON cannot carry, straight into Studio."""
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from appserver import MODELS
+from conftest import make_generator
+from gan_core.checkpoint import save_generator
+from gan_core.studio import Studio
+from gan_core.validation import MAX_TEXT, InvalidInput, shown
+
+SIGNATURES = {  # the API's parameters, in order
+    "/sample": ("model", "n", "psi", "label"),
+    "/seeds": ("model", "spec", "psi", "label"),
+    "/interpolate": ("model", "spec", "frames", "mode", "psi", "label", "loop"),
+    "/mix": ("model", "rows", "cols", "layers", "custom", "psi", "label"),
+}
+SEEDS = re.escape("0..4294967295")
+INDICES = r"0\.\.\d+"  # w indices: 0..num_ws-1 of the model
+MAX_MESSAGE = 300  # characters: a huge input is never echoed back whole
+
+
+class Case(NamedTuple):
+    endpoint: str
+    model: str
+    param: str
+    value: object
+    field: str
+    allowed: str  # regex the message must contain
+
+
+def good(model: str) -> dict[str, object]:
+    """A valid value for every parameter of every endpoint."""
+    return {"model": model, "n": 2, "spec": "3, 7", "psi": 0.7, "label": "3" if model == "mnist" else None,
+            "frames": 4, "mode": "z-slerp", "loop": False, "rows": "1", "cols": "2", "layers": "custom", "custom": "0-1"}
+
+
+def _spec_cases(field: str, limit: int) -> list[tuple[object, str, str]]:
+    bad_seed = ["abc", "-1", "4294967296", "", "   ", "5-1", "1,,2", "1.5", "1;2", -1, 2 ** 32]
+    return ([(v, field, SEEDS) for v in bad_seed] + [(f"0-{limit}", field, f"{limit}"), ("1-10000000", field, f"{limit}"),
+                                                      ("7" * (MAX_TEXT + 1), field, f"0..{MAX_TEXT}")])
+
+
+# parameter -> (bad value, field named in the message, allowed-range regex)
+BAD: dict[str, list[tuple[object, str, str]]] = {
+    "psi": [(v, "truncation psi", re.escape("-2.0..2.0")) for v in (-100, 100, 2.5, "inf", "nan", "abc", None, 10 ** 400)],
+    "label": [(v, "class", re.escape("0..9")) for v in (11, -1, "cat", 3.5, "10", True)],
+    "n": [(v, "n", re.escape("1..64")) for v in (0, -1, 10 ** 6, 10 ** 400, 3.7, "3.7", 65, "abc", None, "")],
+    "frames": [(v, "frames", re.escape("2..120")) for v in (0, 1, 121, 10 ** 5, 2.5, "many", -3, None)],
+    "mode": [(v, "mode", "z-slerp, w-lerp") for v in ("bogus", "", None, "W-LERP")],
+    "loop": [(v, "loop", "true or false") for v in ("yes", 2)],
+    "layers": [(v, "layers", "coarse, middle, fine, all, custom") for v in ("bogus", "", None)],
+    "custom": [(v, "layers", INDICES) for v in ("0-99", "5-1", "-1", "x", "99", "0-3;5", None)],
+    "rows": [(v, "row seeds", a) for v, a in (("1-9", "8"), ("", SEEDS), ("abc", SEEDS), ("5-1", SEEDS))],
+    "cols": [(v, "column seeds", a) for v, a in (("0-8", "8"), ("", SEEDS), ("x", SEEDS), ("9-2", SEEDS))],
+}
+INTERPOLATION_SPECS = [(v, "interpolation seeds", a) for v, a in (("3", re.escape("2..16")), ("abc", SEEDS), ("", SEEDS),
+                                                                  ("0-16", "16"), ("5-1", SEEDS))]
+UNKNOWN_MODELS = ["nope", "", "ANIME", "anime ", "../checkpoints/anime", None, 3, "x" * 5000]
+
+
+def cases() -> list[Case]:
+    out = [Case(ep, "-", "model", v, "model", "anime, celeba, mnist") for ep in SIGNATURES for v in UNKNOWN_MODELS]
+    for ep, params in SIGNATURES.items():
+        for model in MODELS:
+            for param in params:
+                if param == "spec":
+                    bad = _spec_cases("seeds", 64) if ep == "/seeds" else INTERPOLATION_SPECS
+                elif param == "label" and model != "mnist":
+                    continue  # unconditional models ignore the class
+                else:
+                    bad = BAD.get(param, [])
+                out += [Case(ep, model, param, v, field, allowed) for v, field, allowed in bad]
+    return out
+
+
+CASES = cases()
+
+
+def _args(case: Case) -> list[object]:
+    values = good(MODELS[0] if case.model == "-" else case.model) | {case.param: case.value}
+    return [values[p] for p in SIGNATURES[case.endpoint]]
+
+
+def _check_message(msg: str, field: str, allowed: str) -> None:
+    assert msg.startswith(f"{field}:"), msg
+    assert re.search(allowed, msg), f"allowed range {allowed!r} not in {msg!r}"
+    assert len(msg) < MAX_MESSAGE, msg
+
+
+def test_at_least_200_cases():
+    assert len(CASES) >= 200, len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.endpoint}-{c.model}-{c.param}={shown(c.value, 20)}")
+def test_bad_input_through_server(client, case):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict(*_args(case), api_name=case.endpoint)
+    _check_message(str(err.value), case.field, case.allowed)
+
+
+def test_server_still_serves_after_the_sweep(client, served_checkpoints):
+    gallery, files = client.predict("anime", "42, 7", 0.7, None, api_name="/seeds")
+    assert [g["caption"] for g in gallery] == ["seed 42", "seed 7"]
+    local = Studio(served_checkpoints).seeds("anime", "42", 0.7).images[0]
+    assert np.array_equal(np.asarray(Image.open(files[0])), np.asarray(local))
+
+
+# ----- values JSON cannot carry (NaN, inf, huge ints, bytes), straight into Studio with tiny models -----
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-checkpoints")
+    save_generator(make_generator("style"), root / "tiny", meta={})
+    save_generator(make_generator("style", num_classes=10), root / "digits", meta={})
+    save_generator(make_generator("dcgan"), root / "baseline", meta={})
+    return Studio(root)
+
+
+UNIT = [  # (method, args, field, allowed)
+    *[("sample", ("tiny", 2, v), "truncation psi", re.escape("-2.0..2.0"))
+      for v in (math.nan, math.inf, -math.inf, 1e308 * 10, np.float32("nan"), b"1", [1.0], {"psi": 1})],
+    *[("sample", ("tiny", v, 1.0), "n", re.escape("1..64")) for v in (math.nan, math.inf, 10 ** 400, 10 ** 5000, 1e20, b"2", 2j)],
+    *[("interpolate", ("tiny", "3, 7", v), "frames", re.escape("2..120")) for v in (math.nan, -math.inf, 10 ** 30)],
+    *[("sample", ("digits", 2, 1.0, v), "class", re.escape("0..9")) for v in (math.nan, math.inf, 10 ** 100, -0.5)],
+    *[("seeds", ("tiny", v, 1.0), "seeds", SEEDS) for v in (math.nan, math.inf, -1.0, 2.0 ** 40, b"1", ["1"])],
+    ("seeds", ("tiny", "1, " * 600, 1.0), "seeds", f"0..{MAX_TEXT}"),
+    ("mix", ("tiny", "1", "2", "custom", "0," * 600), "layers", f"0..{MAX_TEXT}"),
+    ("mix", ("tiny", "1", "2", "custom", 3), "layers", INDICES),
+    ("interpolate", ("baseline", "3, 7", 4, "w-lerp"), "mode", "z-slerp"),
+    ("interpolate", ("tiny", "3, 7", 4, "z-slerp", 1.0, None, "true"), "loop", "true or false"),
+    ("sample", ("no-such-model", 2, 1.0), "model", "tiny"),
+]
+
+
+@pytest.mark.parametrize("method, args, field, allowed", UNIT, ids=lambda v: shown(v, 40) if isinstance(v, tuple) else None)
+def test_bad_input_in_studio(studio, method, args, field, allowed):
+    with pytest.raises(InvalidInput) as err:
+        getattr(studio, method)(*args)
+    _check_message(str(err.value), field, allowed)
+
+
+def test_good_edge_values_in_studio(studio):
+    assert len(studio.sample("tiny", "64", "-2").images) == 64
+    assert studio.seeds("tiny", "4294967295, 0", 2.0).seeds == [4294967295, 0]
+    assert len(studio.interpolate("digits", "1-16", 120, "w-lerp", 1.0, "9", True).images) == 120
+    _, idx = studio.mix("tiny", "1-8", "1-8", "custom", "5-5, 0")
+    assert idx == [0, 5]

@@ -1,0 +1,47 @@
+"""Best-checkpoint training and the side-by-side quality benchmark, on a tiny real subset."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from gan_core import metrics
+from gan_core.data import DATA_ROOT, NAMED_SETS
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [
+    pytest.mark.skipif(not (DATA_ROOT / NAMED_SETS["celeba"]).is_file(), reason="../shared/data not available"),
+    pytest.mark.skipif(importlib.util.find_spec(metrics.PACKAGE) is None, reason=metrics.INSTALL_HINT),
+]
+TINY = ["--res", "16", "--channel-base", "64", "--channel-max", "32", "--z-dim", "16", "--batch", "8", "--threads", "1"]
+
+
+def test_training_exports_best_fid_generator(tmp_path):
+    import train
+
+    out, ck = tmp_path / "run", tmp_path / "ck"
+    argv = ["--data", "celeba", "--limit", "64", *TINY, "--steps", "6", "--save-every", "3", "--sample-every", "3",
+            "--eval-every", "3", "--eval-n", "6", "--out", str(out), "--export", str(ck)]
+    assert train.main(argv) == 0
+    from gan_core.checkpoint import load_train_state
+
+    state = load_train_state(out / "train_state.pt")
+    evals = state["evals"]
+    assert [e["step"] for e in evals] == [3, 6]
+    best = min(evals, key=lambda e: e["fid"])
+    meta = json.loads((ck / "config.json").read_text())["meta"]
+    assert meta["steps"] == best["step"] and meta["fid"] == best["fid"] and meta["fid_n"] == 6
+    assert "FID" in (ck / "README.md").read_text()
+
+
+def test_quality_benchmark_prints_table(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality
+
+    assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
+                         "--out", str(tmp_path / "q")]) == 0
+    table = capsys.readouterr().out
+    assert "| dcgan |" in table and "| style |" in table and "FID ratio" in table
