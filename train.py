@@ -14,8 +14,10 @@ import torch
 
 from gan_core.checkpoint import CheckpointError
 from gan_core.data import DataError, load_images
+from gan_core.distributed import init_from_env, shutdown
 from gan_core.models import ARCHS, default_config
-from gan_core.training import STATE_FILE, TrainConfig, Trainer
+from gan_core.streaming import stream_images
+from gan_core.training import STATE_FILE, TrainConfig, Trainer, pick_device
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    p.add_argument("--stream", action="store_true",
+                   help="stream from disk with DataLoader workers instead of decoding the whole set into memory")
+    p.add_argument("--workers", type=int, default=4, help="DataLoader worker processes with --stream")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
@@ -67,27 +72,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, r1_gamma=args.r1_gamma,
-                      augment=args.augment, hflip=args.hflip, sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
-                      eval_every=args.eval_every, eval_n=args.eval_n)
+                      augment=args.augment, hflip=args.hflip, sample_every=args.sample_every, save_every=args.save_every,
+                      seed=args.seed, eval_every=args.eval_every, eval_n=args.eval_n)
     grey = args.data.endswith(".npz") or args.data == "mnist"
     if cfg.hflip is None:
         cfg.hflip = not grey
+    dist, device = init_from_env(pick_device(args.device))
     try:
-        if args.resume:
-            state_cfg = Trainer.peek_model_config(args.out)
-            data = load_images(args.data, state_cfg.resolution, state_cfg.img_channels, args.limit)
-            trainer = Trainer.resume(cfg, data, args.out, args.device)
+        shape = Trainer.peek_model_config(args.out) if args.resume else model_config(args, grey, 0)
+        if args.stream:
+            data = stream_images(args.data, shape.resolution, shape.img_channels, args.batch // dist.world, dist.rank,
+                                 dist.world, args.workers, args.seed)
         else:
-            probe = model_config(args, grey, 0)
-            data = load_images(args.data, probe.resolution, probe.img_channels, args.limit)
-            trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, args.device)
+            data = load_images(args.data, shape.resolution, shape.img_channels, args.limit)
+        if args.resume:
+            trainer = Trainer.resume(cfg, data, args.out, device, dist)
+        else:
+            trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, device, dist)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        shutdown()
         return 2
-    print(f"{len(data):,} images from {data.source} ({data.skipped} skipped); {trainer.mcfg.arch} "
-          f"{trainer.mcfg.resolution}px on {trainer.device}; step {trainer.step} -> {cfg.steps}", file=sys.stderr)
+    log = print if dist.main else (lambda *a, **k: None)
+    log(f"{len(data):,} images from {data.source} ({data.skipped} skipped); {trainer.mcfg.arch} "
+          f"{trainer.mcfg.resolution}px on {trainer.device}"
+          f"{f' x {dist.world} processes' if dist.world > 1 else ''}; step {trainer.step} -> {cfg.steps}", file=sys.stderr)
     trainer.run(export_to=args.export)
-    print(f"saved {Path(args.out) / STATE_FILE} at step {trainer.step}"
+    shutdown()
+    log(f"saved {Path(args.out) / STATE_FILE} at step {trainer.step}"
           + (f"; exported {args.export}" if args.export else ""), file=sys.stderr)
     return 0
 

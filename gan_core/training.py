@@ -20,6 +20,8 @@ from tqdm import tqdm
 from .augment import diff_augment, parse_policy
 from .checkpoint import atomic_write, load_train_state, save_generator, save_train_state
 from .data import ImageSet
+from .streaming import StreamSet
+from .distributed import Dist, average, average_gradients, broadcast_buffers
 from .modelcard import model_card
 from .models import ModelConfig, build_discriminator, build_generator
 from .sampling import zs_from_seeds
@@ -82,12 +84,15 @@ def hardware(device: torch.device) -> str:
 class Trainer:
     """Owns G, D, EMA G, optimisers and the data; `run()` trains and saves into `out`."""
 
-    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, out: str | Path,
-                 device: str = "auto") -> None:
+    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet | StreamSet, out: str | Path,
+                 device: str | torch.device = "auto", dist: Dist = Dist()) -> None:
         self.mcfg, self.cfg = model_cfg, cfg.with_recipe(model_cfg.arch)
-        self.data, self.out = data, Path(out)
-        self.device = pick_device(device)
-        torch.manual_seed(self.cfg.seed)
+        self.data, self.out, self.dist = data, Path(out), dist
+        self.device = pick_device(device) if isinstance(device, str) else device
+        if cfg.batch % dist.world:
+            raise ValueError(f"--batch {cfg.batch} (global) must be divisible by the {dist.world} processes")
+        self.local_batch = cfg.batch // dist.world
+        torch.manual_seed(self.cfg.seed)  # same initial weights on every rank
         self.G = build_generator(model_cfg).to(self.device)
         self.D = build_discriminator(model_cfg).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -99,8 +104,16 @@ class Trainer:
         self.policy = parse_policy(self.cfg.augment)
         if self.cfg.r1_gamma < 0:
             self.cfg.r1_gamma = 0.0002 * model_cfg.resolution ** 2 / self.cfg.batch
-        self.images = data.images.to(self.device)
-        self.labels = data.labels.to(self.device) if (data.labels is not None and model_cfg.num_classes) else None
+        self.stream = data.batches if isinstance(data, StreamSet) else None
+        if self.stream is None:  # in memory: each rank draws from its own shard of the data
+            shard = slice(dist.rank, None, dist.world)
+            self.images = data.images[shard].to(self.device)
+            labels = data.labels[shard] if (data.labels is not None and model_cfg.num_classes) else None
+            self.labels = labels.to(self.device) if labels is not None else None
+        else:
+            self.images, self.labels = None, None
+        if not dist.main:
+            torch.manual_seed(self.cfg.seed + 1000 * dist.rank)  # other ranks draw other noise
         self.amp = self.cfg.amp and self.device.type == "cuda"
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
         self.history: dict[str, list[float]] = {"step": [], "loss_g": [], "loss_d": [], "r1": []}
@@ -125,9 +138,12 @@ class Trainer:
         self.step, self.nimg, self.train_seconds = state["step"], state["nimg"], state["train_seconds"]
         self.history = state["history"]
         self.evals, self.best = state.get("evals", []), state.get("best", {})
-        torch.set_rng_state(state["rng"])
-        if self.device.type == "cuda" and state["cuda_rng"].numel():
-            torch.cuda.set_rng_state(state["cuda_rng"])
+        if self.dist.main:
+            torch.set_rng_state(state["rng"])
+            if self.device.type == "cuda" and state["cuda_rng"].numel():
+                torch.cuda.set_rng_state(state["cuda_rng"])
+        else:
+            torch.manual_seed(self.cfg.seed + 1000 * self.dist.rank + self.step)
 
     @staticmethod
     def peek_model_config(out: str | Path) -> ModelConfig:
@@ -135,13 +151,14 @@ class Trainer:
         return ModelConfig.from_dict(load_train_state(Path(out) / STATE_FILE)["model_config"])
 
     @classmethod
-    def resume(cls, cfg: TrainConfig, data: ImageSet, out: str | Path, device: str = "auto") -> "Trainer":
+    def resume(cls, cfg: TrainConfig, data: ImageSet | StreamSet, out: str | Path, device: str | torch.device = "auto",
+               dist: Dist = Dist()) -> "Trainer":
         """Rebuild a trainer from out/train_state.pt (model config comes from the state)."""
         state = load_train_state(Path(out) / STATE_FILE)
         saved = TrainConfig(**{**state["train_config"], "betas": tuple(state["train_config"]["betas"])})
         cfg = dataclasses.replace(saved, steps=cfg.steps, minutes=cfg.minutes, sample_every=cfg.sample_every,
                                   save_every=cfg.save_every, eval_every=cfg.eval_every, eval_n=cfg.eval_n)
-        trainer = cls(ModelConfig.from_dict(state["model_config"]), cfg, data, out, device)
+        trainer = cls(ModelConfig.from_dict(state["model_config"]), cfg, data, out, device, dist)
         trainer.load_state_dict(state)
         return trainer
 
@@ -167,8 +184,12 @@ class Trainer:
 
     # ----- one step -----
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = torch.randint(len(self.images), (self.cfg.batch,), device=self.device)
-        x = self.images[idx].float() / 127.5 - 1
+        if self.stream is not None:
+            raw, idx = next(self.stream).to(self.device, non_blocking=True), None
+        else:
+            idx = torch.randint(len(self.images), (self.local_batch,), device=self.device)
+            raw = self.images[idx]
+        x = raw.float() / 127.5 - 1
         if self.cfg.hflip:
             flip = torch.rand(x.shape[0], 1, 1, 1, device=self.device) < 0.5
             x = torch.where(flip, x.flip(3), x)
@@ -180,17 +201,20 @@ class Trainer:
     def _fake_labels(self) -> torch.Tensor | None:
         if not self.mcfg.num_classes:
             return None
-        return torch.randint(self.mcfg.num_classes, (self.cfg.batch,), device=self.device)
+        return torch.randint(self.mcfg.num_classes, (self.local_batch,), device=self.device)
 
     def _generate(self, c: torch.Tensor | None) -> torch.Tensor:
         """Training-time forward with random noise; updates w_avg and applies style-mixing regularisation."""
-        z = torch.randn(self.cfg.batch, self.mcfg.z_dim, device=self.device)
+        z = torch.randn(self.local_batch, self.mcfg.z_dim, device=self.device)
         if self.mcfg.arch != "style":
             return self.G(z, c)
         G = self.G
         w = G.mapping(z, c)
         with torch.no_grad():
-            G.mapping.w_avg.copy_(w.detach().float().mean(0).lerp(G.mapping.w_avg, 0.995))
+            w_mean = w.detach().float().mean(0)
+            if self.dist.world > 1:
+                average(w_mean, self.dist.world)
+            G.mapping.w_avg.copy_(w_mean.lerp(G.mapping.w_avg, 0.995))
         ws = w[:, None].repeat(1, G.num_ws, 1)
         if self.cfg.style_mixing > 0 and torch.rand(()) < self.cfg.style_mixing:
             cut = int(torch.randint(1, G.num_ws, ()))
@@ -218,20 +242,29 @@ class Trainer:
             (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
             r1 = grad.float().square().sum(dim=(1, 2, 3)).mean()
             loss_d = loss_d + r1 * (self.cfg.r1_gamma / 2) * self.cfg.r1_every
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        self._apply(self.opt_d, self.D, loss_d)
         # generator
         c_fake = self._fake_labels()
         with autocast:
             loss_g = F.softplus(-self._d(self._generate(c_fake), c_fake)).mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
+        self._apply(self.opt_g, self.G, loss_g)
+        if self.dist.world > 1:
+            broadcast_buffers(self.G)
+            broadcast_buffers(self.D)
         self.step += 1
         self.nimg += self.cfg.batch
-        self._update_ema()
-        return {"loss_g": loss_g.item(), "loss_d": loss_d.item(), "r1": r1.item() if do_r1 else math.nan}
+        if self.dist.main:
+            self._update_ema()
+        nan = torch.full((), math.nan, device=self.device)
+        return {"loss_g": loss_g.detach(), "loss_d": loss_d.detach(), "r1": r1.detach() if do_r1 else nan}
+
+    def _apply(self, opt: torch.optim.Optimizer, module: torch.nn.Module, loss: torch.Tensor) -> None:
+        """Backward, average gradients across ranks, optimiser step."""
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.dist.world > 1:
+            average_gradients(module, self.dist.world)
+        opt.step()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -282,48 +315,64 @@ class Trainer:
         self._stop = True
 
     def run(self, export_to: str | Path | None = None, log_every: int = 10) -> None:
-        """Train until cfg.steps (total) or cfg.minutes (this run); save/export on schedule, on exit and on Ctrl-C."""
+        """Train until cfg.steps (total) or cfg.minutes (this run); rank 0 samples, evaluates and saves."""
+        main = self.dist.main
         self.out.mkdir(parents=True, exist_ok=True)
         old_term = signal.signal(signal.SIGTERM, self._request_stop)
         start = time.time()
-        acc = {"loss_g": 0.0, "loss_d": 0.0, "n": 0}
-        bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", dynamic_ncols=True, mininterval=2.0)
+        acc: dict[str, torch.Tensor] = {}
+        bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", dynamic_ncols=True, mininterval=2.0,
+                   disable=not main)
         try:
-            while self.step < self.cfg.steps and not self._stop:
-                if self.cfg.minutes and time.time() - start > self.cfg.minutes * 60:
-                    break
+            while self.step < self.cfg.steps and not self._should_stop(start, log_every):
                 t0 = time.time()
                 logs = self.train_step()
                 self.train_seconds += time.time() - t0
-                acc["loss_g"] += logs["loss_g"]
-                acc["loss_d"] += logs["loss_d"]
-                acc["n"] += 1
+                for key in ("loss_g", "loss_d"):  # summed on the device: no per-step host sync
+                    acc[key] = acc.get(key, 0) + logs[key]
                 bar.update(1)
                 if self.step % log_every == 0:
-                    n = acc["n"]
-                    self.history["step"].append(self.step)
-                    self.history["loss_g"].append(acc["loss_g"] / n)
-                    self.history["loss_d"].append(acc["loss_d"] / n)
-                    self.history["r1"].append(logs["r1"])
-                    ips = self.cfg.batch * self.step / max(self.train_seconds, 1e-9)
-                    bar.set_postfix(g=f"{acc['loss_g'] / n:.3f}", d=f"{acc['loss_d'] / n:.3f}", img_s=f"{ips:.1f}")
-                    acc = {"loss_g": 0.0, "loss_d": 0.0, "n": 0}
-                if self.step % self.cfg.sample_every == 0:
+                    self._log(acc, log_every, logs["r1"], bar)
+                    acc = {}
+                if main and self.step % self.cfg.sample_every == 0:
                     self.write_samples()
                     self.write_loss_plot()
-                if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                if main and self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
                     bar.write(self.evaluate())
-                if self.step % self.cfg.save_every == 0:
+                if main and self.step % self.cfg.save_every == 0:
                     self._checkpoint(export_to)
         except KeyboardInterrupt:
             bar.write("interrupted: saving")
         finally:
             bar.close()
             signal.signal(signal.SIGTERM, old_term)
-        self.write_samples()
-        if self.history["step"]:
-            self.write_loss_plot()
-        self._checkpoint(export_to)
+        if main:
+            self.write_samples()
+            if self.history["step"]:
+                self.write_loss_plot()
+            self._checkpoint(export_to)
+
+    def _should_stop(self, start: float, every: int) -> bool:
+        """Time limit or SIGTERM; under torchrun rank 0 decides (every `every` steps) so all ranks stop together."""
+        stop = self._stop or bool(self.cfg.minutes and time.time() - start > self.cfg.minutes * 60)
+        if self.dist.world == 1:
+            return stop
+        if self.step % every:
+            return False
+        flag = torch.tensor([float(stop)], device=self.device)
+        torch.distributed.broadcast(flag, 0)
+        return bool(flag.item())
+
+    def _log(self, acc: dict[str, torch.Tensor], n: int, r1: torch.Tensor, bar: tqdm) -> None:
+        """Record mean losses of the last n steps and show them with images/s."""
+        g, d = (float(acc[k]) / n for k in ("loss_g", "loss_d"))
+        self.history["step"].append(self.step)
+        self.history["loss_g"].append(g)
+        self.history["loss_d"].append(d)
+        self.history["r1"].append(float(r1))
+        ips = self.nimg / max(self.train_seconds, 1e-9)
+        bar.set_postfix(g=f"{g:.3f}", d=f"{d:.3f}", img_s=f"{ips:.1f}" + (f" ({ips / self.dist.world:.1f}/rank)"
+                                                                          if self.dist.world > 1 else ""))
 
     def evaluate(self) -> str:
         """FID/KID of the EMA generator on eval_n samples; remembers it if it is the best so far."""

@@ -1,0 +1,68 @@
+"""torch.distributed for train.py under torchrun: process group from env, gradient all-reduce, buffer sync.
+
+Gradients are averaged with one flat all_reduce per optimiser step, as StyleGAN2-ADA does, because the
+lazy R1 penalty's double backward does not go through DistributedDataParallel's hooks.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's rank and the world size (0 and 1 when not distributed)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_from_env(device: torch.device) -> tuple[Dist, torch.device]:
+    """Join the torchrun process group (NCCL on GPUs, gloo on CPUs) and pick this rank's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist(), device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size()), device
+
+
+def average_gradients(module: nn.Module, world: int) -> None:
+    """Average every parameter's gradient across ranks (missing gradients count as zero)."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.flatten() for p in params])
+    dist.all_reduce(flat)
+    flat /= world
+    for p, g in zip(params, flat.split([p.numel() for p in params])):
+        p.grad.copy_(g.view_as(p))
+
+
+def average(t: torch.Tensor, world: int) -> torch.Tensor:
+    """Mean of t across ranks (in place)."""
+    dist.all_reduce(t)
+    return t.div_(world)
+
+
+def broadcast_buffers(module: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm statistics) to every rank so the replicas stay identical."""
+    for b in module.buffers():
+        dist.broadcast(b, 0)
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
