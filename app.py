@@ -10,12 +10,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: r
 import gradio as gr  # noqa: E402
 
 from gan_core.checkpoint import CheckpointError  # noqa: E402
-from gan_core.studio import INTERPOLATION_MODES, LAYER_PRESETS, Studio  # noqa: E402
+from gan_core.directions import GROUPS, SPAN  # noqa: E402
+from gan_core.recipe import Recipe  # noqa: E402
+from gan_core.studio import INTERPOLATION_MODES, LAYER_PRESETS, STRIP_FRAMES, TOP_K, Studio, mix_layers  # noqa: E402
 from gan_core.validation import FRAMES_RANGE, MAX_GRID_SIDE, MAX_IMAGES, PSI_RANGE, InvalidInput  # noqa: E402
 
 log = logging.getLogger("gan_studio")
 studio = Studio(os.environ.get("GAN_STUDIO_CHECKPOINTS"))
 DIGITS = [str(d) for d in range(10)]
+EDIT_SLIDER = 5.0  # latent-direction sliders span -5..+5 sigma
 # Generating events: raw payloads go to gan_core.validation (whose messages name the field and its range, unlike
 # gradio's own checks), and all share one limit of 2 running at once on the CPU; the rest wait in the queue.
 GENERATE = dict(preprocess=False, concurrency_id="generate", concurrency_limit=2)
@@ -41,28 +44,72 @@ def gallery(result) -> list[tuple]:
     return list(zip(result.images, result.captions))
 
 
+def recipe_text(result) -> str:
+    """The result's recipe for the tab's "Recipe" box (kept out of the API's return values via a gr.State)."""
+    return result.recipe.to_json()
+
+
 @friendly
 def on_sample(model, n, psi, label):
-    return gallery(studio.sample(model, n, psi, label))
+    result = studio.sample(model, n, psi, label)
+    return gallery(result), recipe_text(result)
 
 
 @friendly
 def on_seeds(model, spec, psi, label):
     result = studio.seeds(model, spec, psi, label)
-    return gallery(result), [str(p) for p in result.files]
+    return gallery(result), [str(p) for p in result.files], [recipe_text(result), str(result.archive)]
+
+
+@friendly
+def on_all_classes(model, spec, psi):
+    result = studio.all_classes(model, spec, psi)
+    return result.images[0], recipe_text(result)
 
 
 @friendly
 def on_interpolate(model, spec, frames, mode, psi, label, loop):
     result = studio.interpolate(model, spec, frames, mode, psi, label, loop)
     gif, mp4 = (str(p) for p in result.files)
-    return gallery(result), gif, [gif, mp4]
+    return gallery(result), gif, [gif, mp4], recipe_text(result)
 
 
 @friendly
 def on_mix(model, rows, cols, layers, custom, psi, label):
-    figure, idx = studio.mix(model, rows, cols, layers, custom, psi, label)
-    return figure, f"Column styles on w indices {idx or 'none'} (of {studio.model(model).G.num_ws})."
+    result = studio.mix(model, rows, cols, layers, custom, psi, label)
+    return result.images[0], result.note, recipe_text(result)
+
+
+@friendly
+def on_directions(model, seed, psi, label, layers, d1=0, d2=0, d3=0, d4=0, d5=0):  # named strengths for the API
+    result = studio.directions(model, seed, psi, label, [d1, d2, d3, d4, d5], layers)
+    return result.images[0], recipe_text(result)
+
+
+@friendly
+def on_direction_strip(model, seed, psi, label, layers):
+    result = studio.direction_strip(model, seed, psi, label, TOP_K, STRIP_FRAMES, layers)
+    return gallery(result), recipe_text(result)
+
+
+def reproduced(result) -> tuple[list[tuple], list[str], str]:
+    """Gallery, downloads and note (warnings, link) of a reproduced recipe."""
+    files = [str(p) for p in result.files] + ([str(result.archive)] if result.archive else [])
+    link = f"[Link to this result]({result.recipe.query()})"
+    return gallery(result), files, f"{result.note}\n\n{link}".strip()
+
+
+@friendly
+def on_reproduce(text):
+    return reproduced(studio.reproduce(text))
+
+
+def on_classes_change(model):
+    """Show the all-classes grid only for class-conditional models."""
+    try:
+        return gr.update(visible=studio.model(model).num_classes > 0)
+    except (InvalidInput, CheckpointError):
+        return gr.update(visible=False)
 
 
 def on_model_change(model):
@@ -88,15 +135,28 @@ def build() -> gr.Blocks:
             psi = gr.Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = average image)",
                                scale=2)
         info = gr.Markdown()
+        with gr.Accordion("Reproduce from a recipe", open=False) as repro_box:
+            repro_text = gr.Textbox(label="Recipe: paste a result's recipe (or open a link ending in ?recipe=...)",
+                                    lines=2, max_lines=6)
+            repro_btn = gr.Button("Reproduce", variant="primary")
+            repro_note = gr.Markdown()
+            repro_out = gr.Gallery(label="Reproduced", columns=8, format="png")
+            repro_files = gr.File(label="Downloads", file_count="multiple")
         with gr.Tab("Random sampling"):
             n = gr.Slider(1, MAX_IMAGES, value=16, step=1, label="Number of images")
             new_batch = gr.Button("New batch", variant="primary")
             sample_out = gr.Gallery(label="Samples (caption = seed)", columns=8, format="png")
+            sample_recipe = recipe_box()
         with gr.Tab("Seed control"):
             spec = gr.Textbox("42, 1-7", label=f"Seeds (e.g. 42 or 1,5,10-20; at most {MAX_IMAGES})")
             seeds_btn = gr.Button("Generate", variant="primary")
             seeds_out = gr.Gallery(label="Images", columns=8, format="png")
             seeds_files = gr.File(label="PNG downloads", file_count="multiple")
+            seeds_zip = gr.File(label="All PNGs as one ZIP")
+            with gr.Group(visible=False) as all_group:
+                all_btn = gr.Button("All digits: one column per class, one row per seed above (at most 6 seeds)")
+                all_out = gr.Image(label="All classes", type="pil", format="png")
+            seeds_recipe = recipe_box()
         with gr.Tab("Interpolation"):
             with gr.Row():
                 interp_spec = gr.Textbox("3, 7", label="Seeds to walk through (two or more)")
@@ -108,6 +168,7 @@ def build() -> gr.Blocks:
             interp_strip = gr.Gallery(label="Frames", columns=8, format="png")
             interp_gif = gr.Image(label="Animation (GIF)", type="filepath")
             interp_files = gr.File(label="GIF and MP4 downloads", file_count="multiple")
+            interp_recipe = recipe_box()
         with gr.Tab("Style mixing"):
             with gr.Row():
                 rows = gr.Textbox("1, 2, 3", label=f"Row seeds (at most {MAX_GRID_SIDE})")
@@ -119,16 +180,93 @@ def build() -> gr.Blocks:
             mix_btn = gr.Button("Mix", variant="primary")
             mix_out = gr.Image(label="Style mixing (rows take the column's styles)", type="pil", format="png")
             mix_note = gr.Markdown()
+            mix_recipe = recipe_box()
+        with gr.Tab("Latent directions"):
+            gr.Markdown("Closed-form directions (SeFa): the top eigenvectors of the model's first style weights, "
+                        "strongest first, found without training. Release a slider to edit the seed's image; "
+                        "strengths are in standard deviations (σ) of the latent along each direction.")
+            with gr.Row():
+                dir_seed = gr.Number(42, label="Seed", precision=0)
+                dir_layers = gr.Radio(list(GROUPS), value="all", label="Style layers the directions act on")
+            edits = [gr.Slider(-EDIT_SLIDER, EDIT_SLIDER, value=0, step=0.25, label=f"Direction {i + 1} (σ)")
+                     for i in range(TOP_K)]
+            with gr.Row():
+                dir_btn = gr.Button("Generate", variant="primary")
+                dir_reset = gr.Button("Reset sliders")
+            dir_out = gr.Image(label="Edited image", type="pil", format="png", height=256)
+            strip_btn = gr.Button(f"Preview the top {TOP_K} directions, -{SPAN:g}σ … +{SPAN:g}σ")
+            strip_out = gr.Gallery(label="One row per direction", columns=STRIP_FRAMES, format="png")
+            dir_recipe = recipe_box()
 
         model.change(on_model_change, model, [info, label], api_name=False)
         demo.load(on_model_change, model, [info, label], api_name=False)
-        new_batch.click(on_sample, [model, n, psi, label], sample_out, api_name="sample", **GENERATE)
-        seeds_btn.click(on_seeds, [model, spec, psi, label], [seeds_out, seeds_files], api_name="seeds", **GENERATE)
-        interp_btn.click(on_interpolate, [model, interp_spec, frames, mode, psi, label, loop],
-                         [interp_strip, interp_gif, interp_files], api_name="interpolate", **GENERATE)
-        mix_btn.click(on_mix, [model, rows, cols, layers, custom, psi, label], [mix_out, mix_note], api_name="mix",
-                      **GENERATE)
+        for event in (model.change, demo.load):
+            event(on_classes_change, model, all_group, api_name=False)
+        # a result's recipe goes through a gr.State, which the API leaves out, so the endpoints return what they did
+        sample_s, seeds_s, all_s, interp_s, mix_s, dir_s, strip_s = (gr.State() for _ in range(7))
+
+        def then_show(event, state: gr.State, *boxes) -> None:
+            event.success(lambda r: r, state, list(boxes), api_name=False)
+
+        then_show(new_batch.click(on_sample, [model, n, psi, label], [sample_out, sample_s], api_name="sample",
+                                  **GENERATE), sample_s, sample_recipe)
+        then_show(seeds_btn.click(on_seeds, [model, spec, psi, label], [seeds_out, seeds_files, seeds_s],
+                                  api_name="seeds", **GENERATE), seeds_s, seeds_recipe, seeds_zip)
+        then_show(all_btn.click(on_all_classes, [model, spec, psi], [all_out, all_s], api_name="all_classes",
+                                **GENERATE), all_s, seeds_recipe)
+        then_show(interp_btn.click(on_interpolate, [model, interp_spec, frames, mode, psi, label, loop],
+                                   [interp_strip, interp_gif, interp_files, interp_s], api_name="interpolate",
+                                   **GENERATE), interp_s, interp_recipe)
+        then_show(mix_btn.click(on_mix, [model, rows, cols, layers, custom, psi, label], [mix_out, mix_note, mix_s],
+                                api_name="mix", **GENERATE), mix_s, mix_recipe)
+        edit = dict(fn=on_directions, inputs=[model, dir_seed, psi, label, dir_layers, *edits],
+                    outputs=[dir_out, dir_s], **GENERATE)
+        then_show(gr.on([dir_btn.click, dir_seed.submit, dir_layers.input] + [s.release for s in edits],
+                        api_name="directions", **edit), dir_s, dir_recipe)
+        then_show(dir_reset.click(lambda: [0] * TOP_K, None, edits, api_name=False).success(api_name=False, **edit),
+                  dir_s, dir_recipe)
+        then_show(strip_btn.click(on_direction_strip, [model, dir_seed, psi, label, dir_layers], [strip_out, strip_s],
+                                  api_name="direction_strip", **GENERATE), strip_s, dir_recipe)
+        repro_btn.click(on_reproduce, repro_text, [repro_out, repro_files, repro_note], api_name="reproduce",
+                        **GENERATE)
+
+        def on_link(request: gr.Request) -> dict:
+            """A link's ?recipe=... (or ?model=anime&seeds=1-4&psi=0.7): fill in its fields, reproduce its result."""
+            try:
+                r = Recipe.from_query(dict(request.query_params))
+            except InvalidInput as exc:
+                return {repro_box: gr.Accordion(open=True), repro_note: f"⚠️ {exc}"}
+            if r is None:
+                return {}
+            fields = {model: r.model, psi: r.psi, repro_box: gr.Accordion(open=True), repro_text: r.to_json()}
+            if r.label is not None:
+                fields[label] = str(r.label)
+            if r.kind in ("sample", "seeds", "all_classes"):
+                fields[spec] = r.seeds
+            elif r.kind == "interpolate":
+                fields.update({interp_spec: r.seeds, mode: r.mode or "z-slerp", loop: r.loop})
+                fields.update({frames: r.frames} if r.frames is not None else {})
+            elif r.kind == "mix":
+                fields.update(zip([rows, cols, layers, custom], [r.rows, r.cols, *mix_layers(r.layers)]))
+            else:
+                strengths = (r.edits + [0.0] * TOP_K)[:TOP_K] if r.kind == "directions" else [0.0] * TOP_K
+                fields.update({dir_seed: int(r.seeds) if r.seeds.isdigit() else None, dir_layers: r.layers or "all",
+                               **dict(zip(edits, strengths))})
+            try:
+                out, files, note = reproduced(studio.reproduce(r))
+                return {**fields, repro_out: out, repro_files: files, repro_note: note}
+            except (InvalidInput, CheckpointError) as exc:
+                return {**fields, repro_note: f"⚠️ {exc}"}
+
+        demo.load(on_link, None, {model, psi, label, repro_box, repro_text, repro_out, repro_files, repro_note, spec,
+                                  interp_spec, frames, mode, loop, rows, cols, layers, custom, dir_seed, dir_layers,
+                                  *edits}, api_name=False, **GENERATE)
     return demo
+
+
+def recipe_box() -> gr.Textbox:
+    return gr.Textbox(label="Recipe: copy to share or to reproduce later (it is also in every PNG's metadata)",
+                      buttons=["copy"], interactive=False, max_lines=3)
 
 
 demo = build()

@@ -2,6 +2,7 @@
 
     python train.py --data anime --arch style --res 64 --out runs/anime --minutes 60 --export checkpoints/anime
     python train.py --data anime --out runs/anime --resume --steps 20000 --export checkpoints/anime
+    python train.py --data mine/ --out runs/mine --export checkpoints/mine --push-to-hub you/gan-mine [--hub-dry-run]
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from gan_core.checkpoint import CheckpointError
+from gan_core.checkpoint import CheckpointError, push_to_hub
+from gan_core.hub import HubError
 from gan_core.data import DataError, load_images
 from gan_core.distributed import init_from_env, shutdown
 from gan_core.models import ARCHS, default_config
@@ -45,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="steps between FID/KID evaluations (0: off); then --export keeps the best-FID generator")
     p.add_argument("--eval-n", type=int, default=2000, help="images generated (and real) per evaluation")
     p.add_argument("--export", default=None, help="also write an app-loadable checkpoint folder here")
+    p.add_argument("--push-to-hub", metavar="REPO", default=None,
+                   help="after training, upload the --export folder to this Hugging Face model repo (owner/name)")
+    p.add_argument("--hub-dry-run", action="store_true", help="with --push-to-hub: list the files, send nothing")
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -53,7 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=4, help="DataLoader worker processes with --stream")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.push_to_hub and not args.export:
+        p.error("--push-to-hub uploads the --export folder; give --export too")
+    return args
 
 
 def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
@@ -64,6 +72,18 @@ def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     return default_config(args.arch, **overrides)
+
+
+def push(folder: str, repo: str, dry_run: bool) -> int:
+    """Upload an exported checkpoint to the Hub (dry run: list exactly what would go); 2 on failure."""
+    try:
+        files = push_to_hub(folder, repo, dry_run)
+    except (CheckpointError, HubError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for f in files:
+        print(f"{'would upload' if dry_run else 'uploaded'} {f} -> {repo}/{f.name} ({f.stat().st_size:,} bytes)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     shutdown()
     log(f"saved {Path(args.out) / STATE_FILE} at step {trainer.step}"
           + (f"; exported {args.export}" if args.export else ""), file=sys.stderr)
-    return 0
+    return push(args.export, args.push_to_hub, args.hub_dry_run) if args.push_to_hub and dist.main else 0
 
 
 if __name__ == "__main__":

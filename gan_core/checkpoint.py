@@ -99,7 +99,8 @@ def resolve(name: str, checkpoint_dir: str | Path, hub_repo: str | None = None, 
     if folder.is_dir():
         return folder
     if not hub_repo:
-        raise CheckpointError(f"checkpoint folder not found: {folder} (and no Hugging Face Hub repo is set for {name!r})")
+        raise CheckpointError(f"checkpoint folder not found: {folder} "
+                              f"(and no Hugging Face Hub repo is set for {name!r})")
     try:
         return hub.download(hub_repo, revision, [WEIGHTS, CONFIG, CARD])
     except hub.HubError as exc:

@@ -3,61 +3,116 @@
     python -m gan_core.generate --model anime --seeds 1-16 --psi 0.7 --out grid.png
     python -m gan_core.generate --model anime --interpolate 3,7 --frames 48 --out walk.gif
     python -m gan_core.generate --model anime --mix rows=1,2 cols=5,6 --layers coarse --out mix.png
+    python -m gan_core.generate --model mnist --all-classes 1-3 --out digits.png
+    python -m gan_core.generate --model anime --directions 42 --edits 2,0,-1.5 --out edit.png
+    python -m gan_core.generate --model anime --directions 42 --strip 5 --out strips.png
+    python -m gan_core.generate --recipe result.png --out again.png   (a PNG from the app, a .json file or JSON text)
+
+Every run is a recipe run by gan_core.studio, as in the app, so the pixels are the app's. --out: .png (one
+image, or a grid of several; it carries the recipe), .zip (a seed grid's PNGs), .gif / .mp4 (interpolations).
 """
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from . import media, sampling
 from .checkpoint import CheckpointError
-from .studio import INTERPOLATION_MODES, LAYER_PRESETS, Studio
+from .recipe import Recipe, attach, load
+from .studio import INTERPOLATION_MODES, Result, Studio
 from .validation import InvalidInput
+
+SUFFIXES = (".png", ".zip", ".gif", ".mp4")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="a shipped model name or a checkpoint folder")
+    p.add_argument("--model", default=None, help="a shipped model name or a checkpoint folder (with --recipe: "
+                                                  "use this checkpoint instead of the recipe's model)")
+    p.add_argument("--recipe", default=None, help="reproduce a recipe: a PNG carrying one, a .json file, or JSON")
     p.add_argument("--seeds", default="0-15", help="seed spec for a grid, e.g. 1,5,10-20")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi")
-    p.add_argument("--class", dest="label", default=None, help="class label (MNIST digit)")
+    p.add_argument("--class", dest="label", type=int, default=None, help="class label (MNIST digit)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--interpolate", default=None, help="seeds to walk through, e.g. 3,7")
-    p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--frames", type=int, default=None, help="interpolation frames (32) or strip frames (7)")
     p.add_argument("--mode", choices=INTERPOLATION_MODES, default="z-slerp")
     p.add_argument("--loop", action="store_true")
     p.add_argument("--mix", nargs=2, metavar=("rows=SEEDS", "cols=SEEDS"), default=None)
-    p.add_argument("--layers", default="coarse", help=f"{'/'.join(LAYER_PRESETS[:-1])} or indices like 0-3,6")
-    p.add_argument("--out", required=True, help=".png for grids and mixes; .gif or .mp4 for interpolations")
-    return p.parse_args(argv)
+    p.add_argument("--layers", default="", help="mixing: coarse (default)/middle/fine/all or indices like 0-3,6; "
+                                                "directions: all (default)/coarse/middle/fine")
+    p.add_argument("--all-classes", default=None, metavar="SEEDS", help="one row per seed, one column per class")
+    p.add_argument("--directions", default=None, metavar="SEED", help="move SEED along the latent directions")
+    p.add_argument("--edits", default="", help="with --directions: strengths in sigmas, e.g. 2,0,-1.5")
+    p.add_argument("--strip", type=int, default=None, metavar="K",
+                   help="with --directions: -3..+3 sigma strips of the top K directions")
+    p.add_argument("--out", required=True, help=f"output file: {', '.join(SUFFIXES)}")
+    args = p.parse_args(argv)
+    if not (args.model or args.recipe):
+        p.error("give --model, or --recipe")
+    return args
 
 
-def studio_for(model: str) -> tuple[Studio, str]:
+def studio_for(model: str | None) -> tuple[Studio, str | None]:
     """A Studio over the shipped checkpoints, or over the parent of a checkpoint folder."""
-    path = Path(model)
-    if path.is_dir():
+    path = Path(model) if model else None
+    if path is not None and path.is_dir():
         return Studio(path.resolve().parent), path.resolve().name
     return Studio(), model
 
 
-def run(args: argparse.Namespace) -> Path:
-    studio, name = studio_for(args.model)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def build_recipe(args: argparse.Namespace, model: str | None) -> Recipe:
+    """The recipe the arguments describe (types checked as for a pasted recipe)."""
+    if args.recipe:
+        return replace(load(args.recipe), model=model) if model else load(args.recipe)
+    fields = {"model": model, "psi": args.psi, "class": args.label, "layers": args.layers, "frames": args.frames}
     if args.interpolate:
-        result = studio.interpolate(name, args.interpolate, args.frames, args.mode, args.psi, args.label, args.loop)
-        gif, mp4 = result.files
-        shutil.copyfile(mp4 if out.suffix == ".mp4" else gif, out)
+        fields.update(kind="interpolate", seeds=args.interpolate, mode=args.mode, loop=args.loop)
     elif args.mix:
-        specs = dict(part.split("=", 1) for part in args.mix)
-        preset = args.layers if args.layers in LAYER_PRESETS else "custom"
-        figure, _ = studio.mix(name, specs.get("rows", ""), specs.get("cols", ""), preset, args.layers, args.psi,
-                               args.label)
-        figure.save(out)
+        specs = dict(part.split("=", 1) for part in args.mix if "=" in part)
+        if set(specs) != {"rows", "cols"}:
+            raise InvalidInput("--mix: expected rows=SEEDS cols=SEEDS, e.g. --mix rows=1,2 cols=5,6")
+        fields.update(kind="mix", **specs)
+    elif args.all_classes:
+        fields.update(kind="all_classes", seeds=args.all_classes)
+    elif args.directions is not None and args.strip is not None:
+        fields.update(kind="direction_strip", seeds=args.directions, k=args.strip)
+    elif args.directions is not None:
+        fields.update(kind="directions", seeds=args.directions, edits=args.edits)
     else:
-        studio.grid(name, args.seeds, args.psi, args.label, args.nrow).save(out)
+        fields.update(kind="seeds", seeds=args.seeds)
+    return Recipe.from_dict({k: v for k, v in fields.items() if v is not None})
+
+
+def write(result: Result, out: Path, nrow: int | None) -> Path:
+    """Save the result in the format out's suffix names."""
+    suffix = out.suffix.lower()
+    if suffix == ".png":
+        if len(result.images) == 1:
+            return media.save_png(result.images[0], out)
+        n = len(result.images)
+        return media.save_png(attach(media.tile(result.images, nrow or result.columns or sampling.grid_shape(n)),
+                                     result.recipe), out)
+    made = [result.archive] if suffix == ".zip" and result.archive else [f for f in result.files if f.suffix == suffix]
+    if not made:
+        raise InvalidInput(f"--out: this result has no {suffix} file (.zip: --seeds; .gif/.mp4: --interpolate)")
+    shutil.copyfile(made[0], out)
     return out
+
+
+def run(args: argparse.Namespace) -> Path:
+    out = Path(args.out)
+    if out.suffix.lower() not in SUFFIXES:
+        raise InvalidInput(f"--out: {out.name!r} should end in one of {', '.join(SUFFIXES)}")
+    studio, name = studio_for(args.model)
+    result = studio.reproduce(build_recipe(args, name))
+    if result.note:
+        print(result.note, file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return write(result, out, args.nrow)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,9 +30,10 @@ def download(repo_id: str, revision: str | None, files: list[str]) -> Path:
         return Path(snapshot_download(repo_id, revision=rev, cache_dir=cache_dir(), allow_patterns=files,
                                       local_files_only=offline()))
     except (OSError, ValueError) as exc:  # not cached / offline, unknown repo or revision, network, bad repo id
-        how = "HF_HUB_OFFLINE=1, so nothing was downloaded" if offline() else f"download failed: {type(exc).__name__}"
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise HubError(f"Hub repo {repo_id}@{rev} is not in the Hub cache {cache_dir()} ({how}) {detail}".rstrip()) from exc
+        first = (str(exc).strip().splitlines() or [""])[0]
+        why = ("HF_HUB_OFFLINE=1, so nothing was downloaded" if offline()
+               else f"download failed: {type(exc).__name__}: {first}")
+        raise HubError(f"Hub repo {repo_id}@{rev} is not in the Hub cache {cache_dir()} ({why})") from exc
 
 
 def push(folder: Path, repo_id: str, files: list[str], dry_run: bool = False) -> list[CommitOperationAdd]:

@@ -1,14 +1,15 @@
-"""Turn generated tensors into PIL images, labelled grids, GIFs and MP4s."""
+"""Turn generated tensors into PIL images, labelled grids, GIFs and MP4s; PNGs with metadata, ZIPs."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import imageio
 import imageio.v3 as iio
 import numpy as np
 import torch
-import torchvision.utils as vutils
 from PIL import Image, ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
 from .sampling import to_uint8
 
@@ -19,10 +20,39 @@ def to_pil(images: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in arr]
 
 
+def tile(images: list[Image.Image], nrow: int, padding: int = 2) -> Image.Image:
+    """Same-size images tiled nrow per row on white, each tile's pixels unchanged."""
+    arr = np.stack([np.asarray(img) for img in images])
+    n, h, w = arr.shape[:3]
+    cols, rows = min(nrow, n), -(-n // nrow)
+    out = np.full((padding + rows * (h + padding), padding + cols * (w + padding), *arr.shape[3:]), 255, np.uint8)
+    for i, a in enumerate(arr):
+        y, x = padding + (i // nrow) * (h + padding), padding + (i % nrow) * (w + padding)
+        out[y:y + h, x:x + w] = a
+    return Image.fromarray(out)
+
+
 def grid(images: torch.Tensor, nrow: int, padding: int = 2) -> Image.Image:
-    """One PIL image of images tiled nrow per row (torchvision make_grid)."""
-    g = vutils.make_grid(images, nrow=nrow, padding=padding, value_range=(-1, 1), normalize=True, pad_value=1.0)
-    return Image.fromarray(g.mul(255).round().byte().permute(1, 2, 0).numpy())
+    """[-1, 1] images tiled nrow per row; each tile is exactly to_pil's image."""
+    return tile(to_pil(images), nrow, padding)
+
+
+def save_png(img: Image.Image, path: str | Path) -> Path:
+    """Save as PNG keeping the image's text metadata (its recipe) as PNG text chunks."""
+    info = PngInfo()
+    for key, value in img.info.items():
+        if isinstance(key, str) and isinstance(value, str):
+            info.add_text(key, value)
+    img.save(path, format="png", pnginfo=info)
+    return Path(path)
+
+
+def save_zip(files: list[Path], path: str | Path) -> Path:
+    """The files (each once), stored flat and uncompressed (PNGs already are) in one ZIP."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for f in dict.fromkeys(files):
+            zf.write(f, arcname=Path(f).name)
+    return Path(path)
 
 
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str) -> None:

@@ -102,11 +102,12 @@ def synthesize(G: torch.nn.Module, ws: torch.Tensor) -> torch.Tensor:
 def generate(G: torch.nn.Module, seeds: list[int], psi: float = 1.0,
              classes: int | list[int] | None = None) -> torch.Tensor:
     """Seeds -> images [N, C, H, W] in [-1, 1]; the image of a seed never depends on the others."""
-    return _forward_z(G, zs_from_seeds(seeds, G.z_dim), psi, classes)
+    return from_z(G, zs_from_seeds(seeds, G.z_dim), psi, classes)
 
 
-def _forward_z(G: torch.nn.Module, z: torch.Tensor, psi: float, classes: int | list[int] | None) -> torch.Tensor:
-    """z rows -> images, in fixed chunks, for any architecture."""
+@torch.inference_mode()
+def from_z(G: torch.nn.Module, z: torch.Tensor, psi: float, classes: int | list[int] | None) -> torch.Tensor:
+    """z rows -> images in [-1, 1], in fixed chunks, for any architecture."""
     z = z.to(_device(G))
     if is_style(G):
         ws = chunked(lambda z_, c_: G.map(z_, c_, psi), z, _labels(G, classes, z.shape[0]))
@@ -153,7 +154,7 @@ def interpolate(G: torch.nn.Module, seeds: list[int], frames: int, mode: str = "
         return synthesize(G, ws)
     kz = zs_from_seeds(keys, G.z_dim)
     z = torch.stack([slerp(kz[s], kz[s + 1], torch.tensor(t)) for s, t in plan])
-    return _forward_z(G, z, psi, classes)
+    return from_z(G, z, psi, classes)
 
 
 def layer_groups(G: torch.nn.Module) -> dict[str, list[int]]:

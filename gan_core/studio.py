@@ -1,10 +1,11 @@
-"""One entry point for the app and the CLI: validated requests -> images, grids, GIF/MP4 files."""
+"""One entry point for the app and the CLI: validated requests -> images, grids, PNG/ZIP/GIF/MP4 files, recipes."""
 from __future__ import annotations
 
 import hashlib
 import random
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,24 @@ from typing import Any
 from PIL import Image
 from torch import nn
 
-from . import media, sampling, validation
+from . import directions, media, sampling, validation
 from .checkpoint import load_generator, resolve
+from .recipe import Recipe, attach, seed_spec
 from .registry import CHECKPOINT_DIR, ModelEntry, entries, unknown_model_message
 from .validation import InvalidInput
 
 INTERPOLATION_MODES = ("z-slerp", "w-lerp")
 LAYER_PRESETS = ("coarse", "middle", "fine", "all", "custom")
+DEFAULT_FRAMES = 32  # interpolation frames when a recipe gives none
+TOP_K = 5  # latent directions offered as sliders and previewed as strips
+STRIP_FRAMES = 7  # frames of a direction's preview strip, -3 sigma..+3 sigma
+MAX_STRIP_DIRECTIONS, STRIP_FRAMES_RANGE = 10, (2, 15)
+
+
+def mix_layers(spec: str) -> tuple[str, str]:
+    """A recipe's mixing layers as the tab's (preset, custom indices); coarse when unset."""
+    spec = spec or "coarse"
+    return (spec, "") if spec in LAYER_PRESETS else ("custom", spec)
 
 
 @dataclass
@@ -29,6 +41,7 @@ class LoadedModel:
     G: nn.Module
     config: dict[str, Any]
     sha256: str
+    _directions: dict[str, directions.Directions] = field(default_factory=dict, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -37,6 +50,12 @@ class LoadedModel:
     @property
     def is_style(self) -> bool:
         return sampling.is_style(self.G)
+
+    def sefa(self, group: str) -> directions.Directions:
+        """The model's latent directions for a layer group, computed on first use and then cached."""
+        if group not in self._directions:
+            self._directions[group] = directions.compute(self.G, group)
+        return self._directions[group]
 
     def summary(self) -> str:
         m, meta = self.config["model"], self.config.get("meta", {})
@@ -52,12 +71,16 @@ class LoadedModel:
 
 @dataclass
 class Result:
-    """Images with captions, plus any files written (PNG/GIF/MP4)."""
+    """Images with captions, the files written (PNG/GIF/MP4), the recipe that remakes them and a note."""
 
     images: list[Image.Image]
     captions: list[str]
     seeds: list[int] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    recipe: Recipe | None = None
+    note: str = ""
+    archive: Path | None = None  # ZIP of all PNGs
+    columns: int = 0  # images per row when shown as a grid; 0 = near-square
 
 
 class Studio:
@@ -90,35 +113,41 @@ class Studio:
                 self._models[name] = LoadedModel(entry, G, config, sha)
             return self._models[name]
 
-    # ----- the four tabs -----
+    # ----- the tabs -----
     def sample(self, name: object, n: object, psi: object, label: object = None,
                seed: object = None) -> Result:
         """n random seeds (or seed, seed+1, ... when a base seed is given); captions are the seeds."""
         m, n, psi = self.model(name), validation.count(n), validation.psi(psi)
         base = random.SystemRandom().randrange(sampling.MAX_SEED + 1) if seed in (None, "") else validation.seed(seed)
         seeds = [(base + i) % (sampling.MAX_SEED + 1) for i in range(n)]
-        return self._images(m, seeds, psi, validation.label(label, m.num_classes))
+        return self._images(m, "sample", seeds, psi, validation.label(label, m.num_classes))
 
     def seeds(self, name: object, spec: object, psi: object, label: object = None) -> Result:
-        """Images for a seed spec like '1, 5, 10-20'; each also saved as a PNG for download."""
+        """Images for a seed spec like '1, 5, 10-20'; each also saved as a PNG, and all of them as a ZIP."""
         m = self.model(name)
         seeds, psi = validation.seeds(spec), validation.psi(psi)
-        result = self._images(m, seeds, psi, validation.label(label, m.num_classes))
-        folder = Path(tempfile.mkdtemp(dir=self.outdir))
-        for img, s in zip(result.images, seeds):
-            path = folder / f"{name}-seed{s}.png"
-            img.save(path)
-            result.files.append(path)
+        result = self._images(m, "seeds", seeds, psi, validation.label(label, m.num_classes))
+        folder = self._folder()
+        result.files = [media.save_png(img, folder / f"{m.entry.name}-seed{s}.png")
+                        for img, s in zip(result.images, seeds)]
+        result.archive = media.save_zip(result.files, folder / f"{m.entry.name}-seeds.zip")
         return result
 
-    def grid(self, name: object, spec: object, psi: object, label: object = None, nrow: int | None = None) -> Image.Image:
-        """All images of a seed spec tiled into one PNG-ready image."""
+    def all_classes(self, name: object, spec: object, psi: object) -> Result:
+        """Every class side by side (MNIST: digits 0-9): one column per class, one row per seed, as one PNG."""
         m = self.model(name)
-        seeds, psi = validation.seeds(spec), validation.psi(psi)
-        imgs = sampling.generate(m.G, seeds, psi, validation.label(label, m.num_classes))
-        return media.grid(imgs, nrow or sampling.grid_shape(len(seeds)))
+        nc = m.num_classes
+        if not nc:
+            raise InvalidInput(f"all classes: model {m.entry.name!r} is not class-conditional")
+        seeds = validation.seeds(spec, limit=max(1, validation.MAX_IMAGES // nc))
+        psi = validation.psi(psi)
+        imgs = sampling.generate(m.G, [s for s in seeds for _ in range(nc)], psi, list(range(nc)) * len(seeds))
+        recipe = self._recipe(m, "all_classes", seeds=seed_spec(seeds), psi=psi)
+        grid = attach(media.grid(imgs, nc), recipe)
+        path = media.save_png(grid, self._folder() / f"{m.entry.name}-all-classes.png")
+        return Result([grid], [f"columns: class 0..{nc - 1} · rows: seeds {recipe.seeds}"], seeds, [path], recipe)
 
-    def interpolate(self, name: object, spec: object, frames: object, mode: object = "z-slerp",
+    def interpolate(self, name: object, spec: object, frames: object = DEFAULT_FRAMES, mode: object = "z-slerp",
                     psi: object = 1.0, label: object = None, loop: bool = False, fps: int = 16) -> Result:
         """Frames from seed to seed (z-slerp or w-lerp), written as a GIF and an MP4."""
         m = self.model(name)
@@ -128,31 +157,114 @@ class Studio:
         mode = validation.choice(mode, "mode", INTERPOLATION_MODES)
         if mode == "w-lerp" and not m.is_style:
             raise InvalidInput("mode: w-lerp needs a style-based model; use z-slerp")
-        imgs = sampling.interpolate(m.G, seeds, frames, mode, psi, validation.label(label, m.num_classes),
-                                    validation.flag(loop, "loop"))
-        folder = Path(tempfile.mkdtemp(dir=self.outdir))
-        stem = f"{name}-{'-'.join(map(str, seeds))}-{mode}"
-        files = [media.save_gif(imgs, folder / f"{stem}.gif", fps), media.save_mp4(imgs, folder / f"{stem}.mp4", fps)]
-        return Result(media.to_pil(imgs), [f"frame {i}" for i in range(frames)], seeds, files)
+        c, loop = validation.label(label, m.num_classes), validation.flag(loop, "loop")
+        imgs = sampling.interpolate(m.G, seeds, frames, mode, psi, c, loop)
+        recipe = self._recipe(m, "interpolate", seeds=seed_spec(seeds), psi=psi, label=c, frames=frames, mode=mode,
+                              loop=loop)
+        folder = self._folder()
+        stem = f"{m.entry.name}-{'-'.join(map(str, seeds))}-{mode}"
+        with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes the MP4 in its own process while the GIF is made
+            mp4 = pool.submit(media.save_mp4, imgs, folder / f"{stem}.mp4", fps)
+            files = [media.save_gif(imgs, folder / f"{stem}.gif", fps), mp4.result()]
+        frames_pil = [attach(img, recipe) for img in media.to_pil(imgs)]
+        return Result(frames_pil, [f"frame {i}" for i in range(frames)], seeds, files, recipe)
 
     def mix(self, name: object, row_spec: object, col_spec: object, layers: object = "coarse",
-            custom: object = "", psi: object = 1.0, label: object = None) -> tuple[Image.Image, list[int]]:
-        """StyleGAN style-mixing figure and the w indices that took the column's styles."""
+            custom: object = "", psi: object = 1.0, label: object = None) -> Result:
+        """StyleGAN style-mixing figure (one image); the note names the w indices that took the column's styles."""
         m = self.model(name)
         if not m.is_style:
             raise InvalidInput(f"style mixing: model {name!r} has no per-layer styles (arch {m.config['model']['arch']})")
         rows = validation.seeds(row_spec, "row seeds", limit=validation.MAX_GRID_SIDE)
         cols = validation.seeds(col_spec, "column seeds", limit=validation.MAX_GRID_SIDE)
         preset = validation.choice(layers, "layers", LAYER_PRESETS)
-        idx = validation.layers(m.G, custom if preset == "custom" else preset)
+        spec = custom if preset == "custom" else preset
+        idx = validation.layers(m.G, spec)
         psi, c = validation.psi(psi), validation.label(label, m.num_classes)
         mixed = sampling.style_mix(m.G, rows, cols, idx, psi, c)
         figure = media.mixing_figure(sampling.generate(m.G, rows, psi, c), sampling.generate(m.G, cols, psi, c),
                                      mixed, rows, cols)
-        return figure, idx
+        recipe = self._recipe(m, "mix", rows=seed_spec(rows), cols=seed_spec(cols), psi=psi, label=c,
+                              layers=str(spec).strip())
+        note = f"Column styles on w indices {idx or 'none'} (of {m.G.num_ws})."
+        return Result([attach(figure, recipe)], [note], rows + cols, recipe=recipe, note=note)
 
-    def _images(self, m: LoadedModel, seeds: list[int], psi: float, label: int | None) -> Result:
+    # ----- latent directions -----
+    def directions(self, name: object, seed: object, psi: object = 1.0, label: object = None,
+                   edits: object = (), layers: object = "all") -> Result:
+        """The seed's image moved along the model's top latent directions by `edits` (in sigmas), saved as PNG."""
+        m, seed, psi = self.model(name), validation.seed(seed), validation.psi(psi)
+        c, (group, d) = validation.label(label, m.num_classes), self._directions(m, layers)
+        strengths = validation.edits(edits, len(d.vectors))
+        img = media.to_pil(directions.render(m.G, d, seed, psi, c, [strengths]))[0]
+        recipe = self._recipe(m, "directions", seeds=str(seed), psi=psi, label=c, layers=group, edits=strengths)
+        path = media.save_png(attach(img, recipe), self._folder() / f"{m.entry.name}-seed{seed}-directions.png")
+        edited = ", ".join(f"d{i + 1} {a:+g}σ" for i, a in enumerate(strengths) if a)
+        return Result([img], [f"seed {seed} · {edited or 'no edit'}"], [seed], [path], recipe)
+
+    def direction_strip(self, name: object, seed: object, psi: object = 1.0, label: object = None,
+                        k: object = TOP_K, frames: object = STRIP_FRAMES, layers: object = "all") -> Result:
+        """For each of the top k directions, `frames` images of the seed from -3 sigma to +3 sigma along it."""
+        m, seed, psi = self.model(name), validation.seed(seed), validation.psi(psi)
+        c, (group, d) = validation.label(label, m.num_classes), self._directions(m, layers)
+        k = validation.integer(k, "directions", 1, min(MAX_STRIP_DIRECTIONS, len(d.vectors)))
+        frames = validation.integer(frames, "frames", *STRIP_FRAMES_RANGE)
+        rows = directions.strip_strengths(k, frames)
+        recipe = self._recipe(m, "direction_strip", seeds=str(seed), psi=psi, label=c, layers=group, k=k,
+                              frames=frames)
+        imgs = [attach(img, recipe) for img in media.to_pil(directions.render(m.G, d, seed, psi, c, rows))]
+        captions = [f"d{len(r)} {r[-1]:+g}σ" for r in rows]
+        return Result(imgs, captions, [seed], recipe=recipe, columns=frames)
+
+    # ----- recipes -----
+    def reproduce(self, recipe: object) -> Result:
+        """Remake a result from its recipe (JSON text or Recipe); the note warns when the checkpoint differs."""
+        r = recipe if isinstance(recipe, Recipe) else Recipe.from_json(recipe)
+        result = self.run(r)
+        sha = self.model(r.model).sha256
+        if r.sha256 and r.sha256 != sha:
+            warning = (f"⚠️ Checkpoint mismatch: this recipe was made with {r.model!r} sha256 {r.sha256[:12]}…, "
+                       f"but the loaded checkpoint is sha256 {sha[:12]}…, so the images may differ from the "
+                       "original.")
+            result.note = f"{warning}\n\n{result.note}".strip()
+        return result
+
+    def run(self, r: Recipe) -> Result:
+        """The result a recipe describes, made by the same method as the app's tab for its kind."""
+        frames = r.frames
+        if r.kind in ("sample", "seeds"):
+            return self.seeds(r.model, r.seeds, r.psi, r.label)
+        if r.kind == "all_classes":
+            return self.all_classes(r.model, r.seeds, r.psi)
+        if r.kind == "interpolate":
+            return self.interpolate(r.model, r.seeds, DEFAULT_FRAMES if frames is None else frames,
+                                    r.mode or "z-slerp", r.psi, r.label, r.loop)
+        if r.kind == "mix":
+            return self.mix(r.model, r.rows, r.cols, *mix_layers(r.layers), r.psi, r.label)
+        if r.kind == "directions":
+            return self.directions(r.model, r.seeds, r.psi, r.label, r.edits, r.layers or "all")
+        return self.direction_strip(r.model, r.seeds, r.psi, r.label, TOP_K if r.k is None else r.k,
+                                    STRIP_FRAMES if frames is None else frames, r.layers or "all")
+
+    # ----- helpers -----
+    def _recipe(self, m: LoadedModel, kind: str, **fields: Any) -> Recipe:
+        return Recipe(kind, m.entry.name, m.sha256, **fields)
+
+    def _folder(self) -> Path:
+        """A fresh folder for one request's files."""
+        return Path(tempfile.mkdtemp(dir=self.outdir))
+
+    def _directions(self, m: LoadedModel, layers: object) -> tuple[str, directions.Directions]:
+        group = validation.choice(layers, "layers", directions.GROUPS)
+        if group != "all" and not m.is_style:
+            raise InvalidInput(f"layers: model {m.entry.name!r} has no per-layer styles; use 'all'")
+        return group, m.sefa(group)
+
+    def _images(self, m: LoadedModel, kind: str, seeds: list[int], psi: float, label: int | None) -> Result:
+        """Images of seeds, each carrying its own one-seed recipe; the result carries the request's."""
         imgs = media.to_pil(sampling.generate(m.G, seeds, psi, label))
+        for img, s in zip(imgs, seeds):
+            attach(img, self._recipe(m, "seeds", seeds=str(s), psi=psi, label=label))
         captions = [f"seed {s}" + (f" · class {label}" if label is not None else "") for s in seeds]
-        return Result(imgs, captions, seeds)
+        return Result(imgs, captions, seeds, recipe=self._recipe(m, kind, seeds=seed_spec(seeds), psi=psi, label=label))
 

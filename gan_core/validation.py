@@ -14,6 +14,7 @@ FRAMES_RANGE = (2, 120)
 MAX_GRID_SIDE = 8  # style mixing: at most 8 row and 8 column seeds
 INTERP_SEEDS_RANGE = (2, 16)  # key seeds of one interpolation
 MAX_TEXT = 1000  # characters in a seed or layer spec
+EDIT_RANGE = (-10.0, 10.0)  # latent-direction strengths, in standard deviations of the latent along each
 
 
 class InvalidInput(ValueError):
@@ -50,7 +51,7 @@ def _number(value: object, field: str, allowed: str) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond the float range
-        return math.copysign(math.inf, value)
+        return math.inf if value > 0 else -math.inf
 
 
 def integer(value: object, field: str, lo: int, hi: int) -> int:
@@ -105,7 +106,8 @@ def seeds(spec: object, field: str = "seeds", limit: int = MAX_SEEDS, minimum: i
 def layers(G: nn.Module, spec: object) -> list[int]:
     """w indices of a style model from 'coarse' / 'middle' / 'fine' / 'all' or a custom spec like '0-3, 6'."""
     if not isinstance(spec, str):
-        raise InvalidInput(f"layers: expected text like '0-3, 6', got {type(spec).__name__} (indices 0..{G.num_ws - 1})")
+        raise InvalidInput(f"layers: expected text like '0-3, 6', got {type(spec).__name__} "
+                           f"(indices 0..{G.num_ws - 1})")
     spec = text(spec, "layers")
     try:
         return parse_layers(G, spec)
@@ -126,6 +128,22 @@ def choice(value: object, field: str, options: tuple[str, ...] | list[str]) -> s
     if value not in options:
         raise InvalidInput(f"{field}: {shown(value)} is not one of {', '.join(map(str, options))}")
     return str(value)
+
+
+def edits(values: object, limit: int) -> list[float]:
+    """Strengths for the top latent directions (at most `limit`), each within EDIT_RANGE; trailing zeros dropped."""
+    lo, hi = EDIT_RANGE
+    if not isinstance(values, (list, tuple)) or len(values) > limit:
+        raise InvalidInput(f"edits: expected a list of at most {limit} strengths, each {lo}..{hi}")
+    out = []
+    for i, value in enumerate(values):
+        x = _number(0.0 if value is None else value, f"edits[{i}]", f"{lo}..{hi}")
+        if not math.isfinite(x) or not lo <= x <= hi:
+            raise InvalidInput(f"edits[{i}]: {shown(value)} is out of range {lo}..{hi}")
+        out.append(x)
+    while out and out[-1] == 0:
+        out.pop()
+    return out
 
 
 def flag(value: object, field: str) -> bool:

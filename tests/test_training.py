@@ -7,20 +7,9 @@ import torch
 from PIL import Image
 
 import train
+from conftest import TINY_TRAIN as TINY
 from gan_core.checkpoint import load_generator, load_train_state
 from gan_core.sampling import generate
-
-TINY = ["--res", "16", "--channel-base", "64", "--channel-max", "32", "--z-dim", "16", "--batch", "8",
-        "--device", "cpu", "--threads", "1", "--seed", "0"]
-
-
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("imgs")
-    rng = np.random.default_rng(0)
-    for i in range(64):
-        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
-    return folder
 
 
 @pytest.fixture(scope="module")

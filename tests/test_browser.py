@@ -1,0 +1,106 @@
+"""The app in a real browser (Debian chromium driven by playwright, headless): pick each model, use each of the four
+tabs, check that images appear; screenshots go to test-output/browser/. A broken model shows its error."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from appserver import BROKEN, MODELS
+from conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "test-output" / "browser"
+LABELS = {"anime": "Anime faces", "celeba": "CelebA faces", "mnist": "MNIST digits"}
+TABS = [  # tab, its button, images it must show (gallery items or figures)
+    ("Random sampling", "New batch", 16),
+    ("Seed control", "Generate", 8),
+    ("Interpolation", "Interpolate", 32),
+    ("Style mixing", "Mix", 1),
+]
+TIMEOUT = 120  # seconds for any wait
+FILE_IMAGES = "img[src*='/file=']"  # images the app served (gallery items, the GIF, the mixing figure)
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason="needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with sync_api().sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(TIMEOUT * 1000)  # generous: the machine may be busy training
+        sync_api().expect.set_options(timeout=TIMEOUT * 1000)
+        page.goto(app_url)
+        page.get_by_role("button", name="New batch").wait_for()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        yield page
+        browser.close()
+
+
+def sync_api():
+    return pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
+
+
+def settle(page) -> None:
+    """Wait until no event is pending (its spinner covers its output components and takes the clicks); an event that
+    failed leaves an Error badge over its outputs instead, and fails the test."""
+    deadline = time.time() + TIMEOUT
+    while badges := page.locator("[data-testid=status-tracker]:not(.hide)").all_inner_texts():
+        assert not any(b.strip().startswith("Error") for b in badges), f"an event failed: {len(badges)} Error badge(s)"
+        assert time.time() < deadline, f"events still pending after {TIMEOUT} s"
+        time.sleep(0.25)
+
+
+def pick_model(page, label: str) -> None:
+    settle(page)
+    page.get_by_label("Model").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def loaded_images(panel) -> list[str]:
+    """src of each served image in the panel that the browser has decoded."""
+    return panel.locator(FILE_IMAGES).evaluate_all(
+        "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).map(i => i.src)")
+
+
+def wait_for_new_images(panel, before: list[str], count: int) -> list[str]:
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+        srcs = loaded_images(panel)
+        if len(srcs) >= count and set(srcs) != set(before):
+            return srcs
+        time.sleep(0.25)
+    raise AssertionError(f"{count} new images did not appear within {TIMEOUT} s (saw {len(loaded_images(panel))})")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_model_each_tab_shows_images(page, model):
+    pick_model(page, LABELS[model])
+    digit = sync_api().expect(page.get_by_label("Class (digit)"))
+    digit.to_be_visible() if model == "mnist" else digit.to_be_hidden()  # only the conditional model has classes
+    for tab, button, count in TABS:
+        page.get_by_role("tab", name=tab).click()
+        panel = page.locator("[role=tabpanel]:visible")
+        before = loaded_images(panel)
+        settle(page)
+        panel.get_by_role("button", name=button, exact=True).click()
+        srcs = wait_for_new_images(panel, before, count)
+        assert len(srcs) >= count
+        page.screenshot(path=str(SHOTS / f"{model}-{tab.lower().replace(' ', '-')}.png"), full_page=True)
+
+
+def test_broken_model_shows_its_error(page, served_checkpoints):
+    """Its error (naming the file) shows under the model menu, and again as an error toast on Generate."""
+    name = next(iter(BROKEN))
+    pick_model(page, name.replace("-", " "))
+    message = page.get_by_text(str(served_checkpoints / name / BROKEN[name]))
+    sync_api().expect(message).to_have_count(1)
+    page.get_by_role("tab", name="Seed control").click()
+    page.locator("[role=tabpanel]:visible").get_by_role("button", name="Generate", exact=True).click()
+    sync_api().expect(message).to_have_count(2)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
