@@ -236,8 +236,8 @@ def build() -> gr.Blocks:
                 r = Recipe.from_query(dict(request.query_params))
             except InvalidInput as exc:
                 return {repro_box: gr.Accordion(open=True), repro_note: f"⚠️ {exc}"}
-            if r is None:
-                return {}
+            if r is None:  # gradio reads an empty dict as one value for all 24 outputs: name one, unchanged
+                return {repro_note: gr.update()}
             fields = {model: r.model, psi: r.psi, repro_box: gr.Accordion(open=True), repro_text: r.to_json()}
             if r.label is not None:
                 fields[label] = str(r.label)

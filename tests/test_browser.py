@@ -51,7 +51,8 @@ def settle(page) -> None:
     failed leaves an Error badge over its outputs instead, and fails the test."""
     deadline = time.time() + TIMEOUT
     while badges := page.locator("[data-testid=status-tracker]:not(.hide)").all_inner_texts():
-        assert not any(b.strip().startswith("Error") for b in badges), f"an event failed: {len(badges)} Error badge(s)"
+        failed = [b for b in badges if b.strip().startswith("Error")]
+        assert not failed, f"a page event failed: {len(failed)} Error badge(s) (see the server log)"
         assert time.time() < deadline, f"events still pending after {TIMEOUT} s"
         time.sleep(0.25)
 
