@@ -93,3 +93,13 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+def save_tiny_checkpoints(root: Path, num_classes: int = 10) -> Path:
+    """A checkpoint dir with tiny models: 'tiny' (style), 'digits' (class-conditional style), 'dc' (DCGAN)."""
+    from gan_core.checkpoint import save_generator
+
+    save_generator(make_generator("style"), root / "tiny", meta={})
+    save_generator(make_generator("style", num_classes=num_classes), root / "digits", meta={})
+    save_generator(make_generator("dcgan"), root / "dc", meta={})
+    return root

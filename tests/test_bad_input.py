@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 
 from appserver import MODELS
-from conftest import ROOT, make_generator
-from gan_core.checkpoint import save_generator
+from conftest import ROOT, save_tiny_checkpoints
 from gan_core.studio import Studio
 from gan_core.validation import (FRAMES_RANGE, INTERP_SEEDS_RANGE, MAX_GRID_SIDE, MAX_IMAGES, MAX_TEXT, PSI_RANGE,
                                  InvalidInput, shown)
@@ -140,11 +139,7 @@ def test_server_still_serves_after_the_sweep(client, served_checkpoints):
 # ----- values JSON cannot carry (NaN, inf, huge ints, bytes), straight into Studio with tiny models -----
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny-checkpoints")
-    save_generator(make_generator("style"), root / "tiny", meta={})
-    save_generator(make_generator("style", num_classes=10), root / "digits", meta={})
-    save_generator(make_generator("dcgan"), root / "baseline", meta={})
-    return Studio(root)
+    return Studio(save_tiny_checkpoints(tmp_path_factory.mktemp("tiny-checkpoints")))
 
 
 UNIT = [  # (method, args, field, allowed)
@@ -158,7 +153,7 @@ UNIT = [  # (method, args, field, allowed)
     ("seeds", ("tiny", "1, " * 600, 1.0), "seeds", f"0..{MAX_TEXT}"),
     ("mix", ("tiny", "1", "2", "custom", "0," * 600), "layers", f"0..{MAX_TEXT}"),
     ("mix", ("tiny", "1", "2", "custom", 3), "layers", INDICES),
-    ("interpolate", ("baseline", "3, 7", 4, "w-lerp"), "mode", "z-slerp"),
+    ("interpolate", ("dc", "3, 7", 4, "w-lerp"), "mode", "z-slerp"),
     ("interpolate", ("tiny", "3, 7", 4, "z-slerp", 1.0, None, "true"), "loop", "true or false"),
     ("sample", ("no-such-model", 2, 1.0), "model", "tiny"),
 ]

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_generator
+from conftest import save_tiny_checkpoints
 from gan_core import generate
-from gan_core.checkpoint import save_generator
 from gan_core.recipe import KEY, Recipe, load, seed_spec
 from gan_core.studio import Studio
 from gan_core.validation import InvalidInput
@@ -20,11 +19,7 @@ from gan_core.validation import InvalidInput
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("checkpoints")
-    save_generator(make_generator("style"), root / "tiny", meta={})
-    save_generator(make_generator("style", num_classes=3), root / "digits", meta={})
-    save_generator(make_generator("dcgan"), root / "dc", meta={})
-    return root
+    return save_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"), num_classes=3)
 
 
 @pytest.fixture(scope="module")
