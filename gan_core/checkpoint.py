@@ -38,6 +38,14 @@ def atomic_write(path: Path, write) -> None:
             os.remove(tmp)
 
 
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temp files that atomic_write(path) left when killed mid-save; return them."""
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 

@@ -18,7 +18,7 @@ import torchvision.utils as vutils
 from tqdm import tqdm
 
 from .augment import diff_augment, parse_policy
-from .checkpoint import atomic_write, load_train_state, save_generator, save_train_state
+from .checkpoint import atomic_write, load_train_state, remove_stale_temps, save_generator, save_train_state
 from .data import ImageSet
 from .streaming import StreamSet
 from .distributed import Dist, average, average_gradients, broadcast_buffers
@@ -116,6 +116,7 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + 1000 * dist.rank)  # other ranks draw other noise
         self.amp = self.cfg.amp and self.device.type == "cuda"
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
+        self._last_log = (0, 0.0)  # (nimg, train_seconds) at the last progress-bar update
         self.history: dict[str, list[float]] = {"step": [], "loss_g": [], "loss_d": [], "r1": []}
         self.evals: list[dict[str, float]] = []  # {"step", "fid", "kid", "kid_std"} per evaluation
         self.best: dict[str, Any] = {}  # the best evaluation so far and its EMA weights
@@ -318,8 +319,12 @@ class Trainer:
         """Train until cfg.steps (total) or cfg.minutes (this run); rank 0 samples, evaluates and saves."""
         main = self.dist.main
         self.out.mkdir(parents=True, exist_ok=True)
+        if main:
+            for path in (self.out / STATE_FILE, self.out / "loss.png", self.out / "samples" / "latest.png"):
+                remove_stale_temps(path)
         old_term = signal.signal(signal.SIGTERM, self._request_stop)
         start = time.time()
+        self._last_log = (self.nimg, self.train_seconds)
         acc: dict[str, torch.Tensor] = {}
         bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", dynamic_ncols=True, mininterval=2.0,
                    disable=not main)
@@ -370,7 +375,9 @@ class Trainer:
         self.history["loss_g"].append(g)
         self.history["loss_d"].append(d)
         self.history["r1"].append(float(r1))
-        ips = self.nimg / max(self.train_seconds, 1e-9)
+        last_nimg, last_seconds = self._last_log
+        ips = (self.nimg - last_nimg) / max(self.train_seconds - last_seconds, 1e-9)  # recent, not since step 0
+        self._last_log = (self.nimg, self.train_seconds)
         bar.set_postfix(g=f"{g:.3f}", d=f"{d:.3f}", img_s=f"{ips:.1f}" + (f" ({ips / self.dist.world:.1f}/rank)"
                                                                           if self.dist.world > 1 else ""))
 

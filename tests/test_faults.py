@@ -103,6 +103,7 @@ def test_kill_9_during_training_then_resume_matches_uninterrupted(image_folder, 
     assert all(0 < s < STEPS for s in steps) and steps == sorted(steps), steps
 
     assert train.main(["--out", str(out), "--resume", *args]) == 0
+    assert not _temp_files(out), "resume left the temp files of the killed saves behind"
     assert train.main(["--out", str(tmp_path / "straight"), *args]) == 0
     resumed, straight = load_train_state(out / STATE_FILE), load_train_state(tmp_path / "straight" / STATE_FILE)
     assert resumed["step"] == straight["step"] == STEPS and resumed["nimg"] == straight["nimg"]
