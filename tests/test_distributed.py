@@ -43,3 +43,21 @@ def test_two_processes_stay_identical_and_resume_alone(tmp_path):
     argv = ["--data", str(data), "--out", str(out), "--resume", "--steps", "6", "--threads", "1"]
     assert train.main(argv) == 0
     assert load_train_state(out / "train_state.pt")["step"] == 6
+
+
+def test_throughput_benchmark_prints_three_rows(tmp_path, capsys):
+    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    import distributed as bench
+
+    data = tmp_path / "images"
+    data.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(16):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    argv = ["--data", str(data), "--limit", "0", "--steps", "2", "--batch", "8", "--res", "16", "--workers", "0",
+            "--channel-base", "64", "--channel-max", "32", "--z-dim", "16"]
+    assert bench.main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "img/s" not in line]
+    assert [r.split(" | ")[0] for r in rows] == ["| 1 process, in memory", "| 2 processes, in memory",
+                                                 "| 1 process, --stream"]
+    assert all(float(r.split(" | ")[1]) > 0 for r in rows)
