@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="random horizontal flips of real images (default: on for RGB, off for digits)")
+    p.add_argument("--noise", action=argparse.BooleanOptionalAction, default=None,
+                   help="style arch: per-pixel noise inputs (default on; --no-noise may also be given on --resume)")
     p.add_argument("--channel-base", type=int, default=None)
     p.add_argument("--channel-max", type=int, default=None)
     p.add_argument("--z-dim", type=int, default=None)
@@ -68,7 +70,7 @@ def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
     res = args.res or (28 if args.arch == "mlp" else 32 if grey else 64)
     overrides = dict(resolution=res, img_channels=args.channels or (1 if grey else 3),
                      num_classes=num_classes if (args.arch == "style" and not args.no_cond) else 0)
-    for key in ("channel_base", "channel_max", "z_dim"):
+    for key in ("channel_base", "channel_max", "z_dim", "noise"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     return default_config(args.arch, **overrides)
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             data = load_images(args.data, shape.resolution, shape.img_channels, args.limit)
         if args.resume:
-            trainer = Trainer.resume(cfg, data, args.out, device, dist)
+            trainer = Trainer.resume(cfg, data, args.out, device, dist, noise=args.noise)
         else:
             trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, device, dist)
     except (DataError, CheckpointError, ValueError) as exc:

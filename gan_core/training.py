@@ -153,13 +153,16 @@ class Trainer:
 
     @classmethod
     def resume(cls, cfg: TrainConfig, data: ImageSet | StreamSet, out: str | Path, device: str | torch.device = "auto",
-               dist: Dist = Dist()) -> "Trainer":
-        """Rebuild a trainer from out/train_state.pt (model config comes from the state)."""
+               dist: Dist = Dist(), noise: bool | None = None) -> "Trainer":
+        """Rebuild a trainer from out/train_state.pt (model config from the state; `noise` may switch noise inputs)."""
         state = load_train_state(Path(out) / STATE_FILE)
         saved = TrainConfig(**{**state["train_config"], "betas": tuple(state["train_config"]["betas"])})
         cfg = dataclasses.replace(saved, steps=cfg.steps, minutes=cfg.minutes, sample_every=cfg.sample_every,
                                   save_every=cfg.save_every, eval_every=cfg.eval_every, eval_n=cfg.eval_n)
-        trainer = cls(ModelConfig.from_dict(state["model_config"]), cfg, data, out, device, dist)
+        mcfg = ModelConfig.from_dict(state["model_config"])
+        if noise is not None:
+            mcfg.noise = noise
+        trainer = cls(mcfg, cfg, data, out, device, dist)
         trainer.load_state_dict(state)
         return trainer
 

@@ -71,6 +71,19 @@ def test_style_truncation_and_noise_modes():
         G.synthesis(G.map(z), noise_mode="bogus")
 
 
+def test_style_without_noise_inputs_ignores_noise_mode():
+    torch.manual_seed(0)
+    G = build_generator(tiny_config("style", noise=False)).eval()
+    for layer in G.modules():
+        if hasattr(layer, "noise_strength"):
+            layer.noise_strength.data.fill_(1.0)  # noise would show if it were added
+    z = torch.randn(3, G.z_dim)
+    ref = G(z, noise_mode="none")
+    assert torch.equal(G(z, noise_mode="const"), ref) and torch.equal(G(z, noise_mode="random"), ref)
+    G.cfg.noise = True
+    assert not torch.equal(G(z, noise_mode="const"), ref)
+
+
 def test_conditional_style_needs_label_and_baselines_refuse_classes():
     G = build_generator(tiny_config("style", num_classes=10))
     with pytest.raises(ValueError):

@@ -86,6 +86,15 @@ def test_resume_is_identical_to_uninterrupted_run(style_runs):
     _assert_same_state(load_train_state(root / "a" / "train_state.pt"), load_train_state(root / "b" / "train_state.pt"))
 
 
+def test_no_noise_for_new_runs_and_on_resume(image_folder, tmp_path):
+    _train(image_folder, tmp_path / "a", "--steps", "2", "--no-noise", "--export", str(tmp_path / "a-ck"))
+    assert load_generator(tmp_path / "a-ck")[0].cfg.noise is False
+    _train(image_folder, tmp_path / "b", "--steps", "2")
+    _train(image_folder, tmp_path / "b", "--steps", "3", "--resume", "--no-noise", "--export", str(tmp_path / "b-ck"))
+    assert load_train_state(tmp_path / "b" / "train_state.pt")["model_config"]["noise"] is False
+    assert load_generator(tmp_path / "b-ck")[0].cfg.noise is False
+
+
 def test_resume_without_state_is_a_clear_error(image_folder, tmp_path, capsys):
     assert train.main(["--data", str(image_folder), "--out", str(tmp_path / "none"), *TINY, "--resume"]) == 2
     assert "train_state.pt" in capsys.readouterr().err

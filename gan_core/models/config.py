@@ -21,6 +21,7 @@ class ModelConfig:
     mapping_layers: int = 4
     channel_base: int = 2048
     channel_max: int = 256
+    noise: bool = True  # style arch: per-pixel noise inputs; False turns them off in training and sampling
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -129,6 +129,7 @@ class StyleGenerator(nn.Module):
         """ws [B, num_ws, w_dim] -> images in [-1, 1] (roughly), NCHW."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}")
+        noise_mode = noise_mode if self.cfg.noise else "none"
         # channels_last activations: about 20% faster convs and upsampling on CPU
         x = self.const[None].expand(ws.shape[0], -1, -1, -1).contiguous(memory_format=torch.channels_last)
         x = self.conv4(x, ws[:, 0], noise_mode)
