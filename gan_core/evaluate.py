@@ -16,13 +16,15 @@ from .metrics import MetricsError, evaluate_generator
 from .modelcard import model_card
 
 
-def write_scores(folder: str | Path, scores: dict[str, Any], real: str) -> None:
-    """Put fid/kid into config.json's meta and regenerate README.md, both atomically."""
+def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: str | None = None) -> None:
+    """Put fid/kid (and a note, if given) into config.json's meta and regenerate README.md, both atomically."""
     folder = Path(folder)
     config = read_config(folder)
     meta = config.setdefault("meta", {})
     meta.update(fid=round(scores["fid"], 2), kid=round(scores["kid"], 5), kid_std=round(scores["kid_std"], 5),
                 fid_n=scores["n"], fid_real=real)
+    if note is not None:
+        meta["notes"] = note
     atomic_write_text(folder / CONFIG, json.dumps(config, indent=2) + "\n")
     atomic_write_text(folder / CARD, model_card(folder.name, config["model"], meta))
 
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kid-subset-size", type=int, default=1000)
     p.add_argument("--cache-dir", default=None, help="where real-set features are cached (default ~/.cache/gan-studio/fid)")
     p.add_argument("--write-card", action="store_true", help="store fid/kid in config.json meta and regenerate README.md")
+    p.add_argument("--note", default=None, help="with --write-card: the card's Notes section (how it was made, caveats)")
     args = p.parse_args(argv)
     if args.n < 2:
         p.error("--n must be at least 2")
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"KID: {scores['kid']:.5f} ± {scores['kid_std']:.5f}")
     print(f"({time.time() - t0:.0f} s)")
     if args.write_card:
-        write_scores(args.model, scores, real)
+        write_scores(args.model, scores, real, args.note)
         print(f"wrote fid/kid to {Path(args.model) / CONFIG} and {Path(args.model) / CARD}")
     return 0
 

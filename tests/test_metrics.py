@@ -180,7 +180,7 @@ def test_evaluate_cli_writes_card(tmp_path, monkeypatch, real_images, capsys):
     folder = tmp_path / "tiny"
     save_generator(G, folder, {"dataset": "celeba", "num_images": 4}, card="old card\n")
     rc = evaluate.main(["--model", str(folder), "--n", "3", "--kid-subsets", "4",
-                        "--cache-dir", str(tmp_path / "cache"), "--write-card"])
+                        "--cache-dir", str(tmp_path / "cache"), "--write-card", "--note", "Resumed twice."])
     out = capsys.readouterr().out
     assert rc == 0 and "FID:" in out and "KID:" in out
     assert calls == [("celeba", 8, 1)]  # real set from config meta, at G's resolution and channels
@@ -188,4 +188,5 @@ def test_evaluate_cli_writes_card(tmp_path, monkeypatch, real_images, capsys):
     assert meta["fid"] > 0 and "kid" in meta and meta["fid_n"] == 3 and meta["num_images"] == 4
     card = (folder / "README.md").read_text()
     assert f"- FID: {meta['fid']}" in card and "old card" not in card
+    assert meta["notes"] == "Resumed twice." and card.endswith("## Notes\nResumed twice.\n")
     json.loads((folder / "config.json").read_text())
