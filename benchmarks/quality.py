@@ -30,7 +30,7 @@ def train_and_score(arch: str, args: argparse.Namespace, data, channels: int) ->
                       data, Path(args.out) / arch, args.device)
     trainer.run()
     G = copy.deepcopy(trainer.G_ema).to(memory_format=torch.contiguous_format)
-    scores = evaluate_generator(G, data.source, args.n, device=trainer.device, kid_subset_size=min(1000, args.n))
+    scores = evaluate_generator(G, data.source, args.n, device=trainer.device)
     return dict(arch=arch, steps=trainer.step, batch=batch, img_s=trainer.nimg / max(trainer.train_seconds, 1e-9),
                 device=hardware(trainer.device), **scores)
 

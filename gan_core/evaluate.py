@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--kid-subsets", type=int, default=100)
-    p.add_argument("--kid-subset-size", type=int, default=1000)
+    p.add_argument("--kid-subset-size", type=int, default=1000, help="images per KID subset (capped at n/2)")
     p.add_argument("--cache-dir", default=None, help="where real-set features are cached (default ~/.cache/gan-studio/fid)")
     p.add_argument("--write-card", action="store_true", help="store fid/kid in config.json meta and regenerate README.md")
     p.add_argument("--note", default=None, help="with --write-card: the card's Notes section (how it was made, caveats)")

@@ -275,11 +275,13 @@ def evaluate_generator(G: torch.nn.Module, real_source: str, n: int = 5000, psi:
                        device: str | torch.device | None = None, kid_subsets: int = 100,
                        kid_subset_size: int = 1000, cache_dir: str | Path | None = None,
                        progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """FID and KID of G's first n seeds against n real images at G's resolution and channels."""
+    """FID and KID of G's first n seeds against n real images at G's resolution and channels.
+
+    KID subsets hold at most half the samples, so that they differ and the reported std means something."""
     if n < 2:
         raise MetricsError("n must be at least 2")
     real = real_stats(real_source, G.cfg.resolution, G.cfg.img_channels, n, batch, device, cache_dir,
                       (lambda d, t: progress("real", d, t)) if progress else None)
     fake = generated_features(G, n, psi, batch, device, (lambda d, t: progress("generated", d, t)) if progress else None)
-    kid, kid_std = kid_from_features(fake, real, kid_subsets, kid_subset_size)
+    kid, kid_std = kid_from_features(fake, real, kid_subsets, min(kid_subset_size, max(2, n // 2)))
     return dict(fid=fid_from_features(fake, real), kid=kid, kid_std=kid_std, n=len(fake), n_real=len(real))

@@ -389,8 +389,7 @@ class Trainer:
         from .metrics import evaluate_generator
 
         G = copy.deepcopy(self.G_ema).to(memory_format=torch.contiguous_format)
-        scores = evaluate_generator(G, self.data.source, self.cfg.eval_n, device=self.device,
-                                    kid_subset_size=min(1000, self.cfg.eval_n))
+        scores = evaluate_generator(G, self.data.source, self.cfg.eval_n, device=self.device)
         row = {"step": self.step, "fid": round(scores["fid"], 3), "kid": round(scores["kid"], 5),
                "kid_std": round(scores["kid_std"], 5)}
         self.evals.append(row)

@@ -186,6 +186,7 @@ def test_evaluate_cli_writes_card(tmp_path, monkeypatch, real_images, capsys):
     assert calls == [("celeba", 8, 1)]  # real set from config meta, at G's resolution and channels
     meta = read_config(folder)["meta"]
     assert meta["fid"] > 0 and "kid" in meta and meta["fid_n"] == 3 and meta["num_images"] == 4
+    assert meta["kid_std"] > 0  # subsets are capped at n/2, so they differ
     card = (folder / "README.md").read_text()
     assert f"- FID: {meta['fid']}" in card and "old card" not in card
     assert meta["notes"] == "Resumed twice." and card.endswith("## Notes\nResumed twice.\n")
