@@ -9,7 +9,6 @@ images/s from the saved training state (time spent in training steps only). Unkn
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,12 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gan_core.checkpoint import load_train_state  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from gan_core.distributed import free_port  # noqa: E402
 
 
 def measure(procs: int, stream: bool, args: argparse.Namespace, extra: list[str], out: Path) -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from gan_core import media, sampling  # noqa: E402
 from gan_core.checkpoint import load_generator  # noqa: E402
+from gan_core.distributed import free_port  # noqa: E402
 from gan_core.models import build_generator, default_config  # noqa: E402
 
 TARGETS_MS = {"16 samples": 150, "32-frame interpolation + GIF": 1000, "app start-up to first /sample": 10_000}
@@ -60,12 +60,6 @@ def workloads(G: torch.nn.Module, tmp: Path) -> dict[str, Callable[[], object]]:
                                                                tmp / "walk.gif"),
         "4x4 style-mixing figure": mix,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def startup_ms(timeout: float) -> tuple[float, float]:

@@ -6,11 +6,19 @@ lazy R1 penalty's double backward does not go through DistributedDataParallel's 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for a single-machine rendezvous (torchrun, a test server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import json
 import os
 import pickle
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import ROOT, Payload
+from gan_core.distributed import free_port
 
 MODELS = ["anime", "celeba", "mnist"]
 # broken model folder -> the file its error must name (see write_checkpoints)
@@ -52,12 +52,6 @@ def write_checkpoints(root: Path) -> Path:
     (root / "broken-foreign-format" / "config.json").write_text(json.dumps(foreign))
     (root / "broken-foreign-format" / "pytorch_model.bin").write_bytes(pickle.dumps({"w": [0.0]}))
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -1,7 +1,6 @@
 """torchrun with 2 CPU processes (gloo): identical replicas, rank 0 alone saves, 1-process resume works."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +10,9 @@ from PIL import Image
 
 import train
 from gan_core.checkpoint import load_train_state
+from gan_core.distributed import free_port
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_stay_identical_and_resume_alone(tmp_path):
