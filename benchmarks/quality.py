@@ -1,11 +1,15 @@
 """Seed DCGAN vs our style model: same data, device and wall-clock budget, in one run; FID/KID of each.
 
     python benchmarks/quality.py --data anime --minutes 10 --device auto --n 2000
+
+`--phase train` only trains (each model's EMA generator is exported to OUT/<arch>/export with its
+speed in bench.json); `--phase score` scores those exports later, e.g. on a machine that has the
+Inception weights when the GPU machine that trained them has not.
 """
 from __future__ import annotations
 
 import argparse
-import copy
+import json
 import sys
 from pathlib import Path
 
@@ -13,26 +17,36 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gan_core.checkpoint import load_generator  # noqa: E402
 from gan_core.data import load_images  # noqa: E402
 from gan_core.metrics import evaluate_generator  # noqa: E402
 from gan_core.models import default_config  # noqa: E402
-from gan_core.training import TrainConfig, Trainer, hardware  # noqa: E402
+from gan_core.training import TrainConfig, Trainer, hardware, pick_device  # noqa: E402
 
 NEVER = 10 ** 9
+ARCHS = ("dcgan", "style")
 
 
-def train_and_score(arch: str, args: argparse.Namespace, data, channels: int) -> dict:
-    """Train `arch` for args.minutes with its own recipe, then score its EMA generator."""
+def train(arch: str, args: argparse.Namespace, data, channels: int) -> None:
+    """Train `arch` for args.minutes with its own recipe; export its EMA generator and speed under OUT/arch."""
     batch = 64 if arch == "dcgan" else args.batch  # the seeds' DCGAN used batch 64
+    out = Path(args.out) / arch
     trainer = Trainer(default_config(arch, resolution=args.res, img_channels=channels),
                       TrainConfig(steps=NEVER, minutes=args.minutes, batch=batch, sample_every=NEVER,
                                   save_every=NEVER, seed=args.seed),
-                      data, Path(args.out) / arch, args.device)
-    trainer.run()
-    G = copy.deepcopy(trainer.G_ema).to(memory_format=torch.contiguous_format)
-    scores = evaluate_generator(G, data.source, args.n, device=trainer.device)
-    return dict(arch=arch, steps=trainer.step, batch=batch, img_s=trainer.nimg / max(trainer.train_seconds, 1e-9),
-                device=hardware(trainer.device), **scores)
+                      data, out, args.device)
+    trainer.run(export_to=out / "export")
+    speed = dict(arch=arch, steps=trainer.step, batch=batch, minutes=args.minutes, device=hardware(trainer.device),
+                 img_s=trainer.nimg / max(trainer.train_seconds, 1e-9))
+    (out / "bench.json").write_text(json.dumps(speed, indent=1))
+
+
+def score(arch: str, args: argparse.Namespace, source: str) -> dict:
+    """The speed record of OUT/arch plus FID/KID of its exported generator against `source`."""
+    out = Path(args.out) / arch
+    device = pick_device(args.device)
+    G, _ = load_generator(out / "export", device)
+    return json.loads((out / "bench.json").read_text()) | evaluate_generator(G, source, args.n, device=device)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,15 +60,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/quality")
+    p.add_argument("--phase", choices=("all", "train", "score"), default="all")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     grey = args.data == "mnist" or args.data.endswith(".npz")
     channels = 1 if grey else 3
     data = load_images(args.data, args.res, channels)
-    rows = [train_and_score(arch, args, data, channels) for arch in ("dcgan", "style")]
+    if args.phase != "score":
+        for arch in ARCHS:
+            train(arch, args, data, channels)
+    if args.phase == "train":
+        return 0
+    rows = [score(arch, args, data.source) for arch in ARCHS]
     base = rows[0]
-    print(f"\n{args.data}, {args.res}px, {args.minutes:g} min each on {base['device']}, FID/KID at n={args.n}\n")
+    print(f"\n{args.data}, {args.res}px, {base['minutes']:g} min each on {base['device']}, FID/KID at n={args.n}\n")
     print("| model | steps x batch | img/s | FID | KID | FID ratio vs DCGAN |")
     print("|---|---|---|---|---|---|")
     for r in rows:

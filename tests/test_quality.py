@@ -45,3 +45,17 @@ def test_quality_benchmark_prints_table(tmp_path, capsys):
                          "--out", str(tmp_path / "q")]) == 0
     table = capsys.readouterr().out
     assert "| dcgan |" in table and "| style |" in table and "FID ratio" in table
+
+
+def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality
+
+    common = ["--data", "celeba", "--res", "16", "--n", "6", "--threads", "1", "--out", str(tmp_path / "q")]
+    assert quality.main(common + ["--minutes", "0.01", "--phase", "train"]) == 0
+    assert "FID ratio" not in capsys.readouterr().out
+    for arch in quality.ARCHS:
+        assert (tmp_path / "q" / arch / "export" / "model.safetensors").is_file()
+        assert json.loads((tmp_path / "q" / arch / "bench.json").read_text())["steps"] >= 1
+    assert quality.main(common + ["--phase", "score"]) == 0
+    assert "| dcgan |" in capsys.readouterr().out
