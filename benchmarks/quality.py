@@ -66,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     grey = args.data == "mnist" or args.data.endswith(".npz")
     channels = 1 if grey else 3
-    data = load_images(args.data, args.res, channels)
-    if args.phase != "score":
+    if args.phase != "score":  # scoring needs only the exports: real images come from the metrics' cache or source
+        data = load_images(args.data, args.res, channels)
         for arch in ARCHS:
             train(arch, args, data, channels)
     if args.phase == "train":
         return 0
-    rows = [score(arch, args, data.source) for arch in ARCHS]
+    rows = [score(arch, args, args.data) for arch in ARCHS]
     base = rows[0]
     print(f"\n{args.data}, {args.res}px, {base['minutes']:g} min each on {base['device']}, FID/KID at n={args.n}\n")
     print("| model | steps x batch | img/s | FID | KID | FID ratio vs DCGAN |")
