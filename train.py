@@ -15,7 +15,7 @@ import torch
 
 from gan_core.checkpoint import CheckpointError, push_to_hub
 from gan_core.hub import HubError
-from gan_core.data import DataError, load_images
+from gan_core.data import DataError, is_grey_source, load_images
 from gan_core.distributed import init_from_env, shutdown
 from gan_core.models import ARCHS, default_config
 from gan_core.streaming import stream_images
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, r1_gamma=args.r1_gamma,
                       augment=args.augment, hflip=args.hflip, sample_every=args.sample_every, save_every=args.save_every,
                       seed=args.seed, eval_every=args.eval_every, eval_n=args.eval_n)
-    grey = args.data.endswith(".npz") or args.data == "mnist"
+    grey = is_grey_source(args.data)
     if cfg.hflip is None:
         cfg.hflip = not grey
     dist, device = init_from_env(pick_device(args.device))

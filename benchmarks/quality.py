@@ -3,8 +3,9 @@
     python benchmarks/quality.py --data anime --minutes 10 --device auto --n 2000
 
 `--phase train` only trains (each model's EMA generator is exported to OUT/<arch>/export with its
-speed in bench.json); `--phase score` scores those exports later, e.g. on a machine that has the
-Inception weights when the GPU machine that trained them has not.
+speed in bench.json), `--arch` one of the two models only (so each run fits a per-command time limit);
+`--phase score` scores those exports later, e.g. on a machine that has the Inception weights when the
+GPU machine that trained them has not.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gan_core.checkpoint import load_generator  # noqa: E402
-from gan_core.data import load_images  # noqa: E402
+from gan_core.data import is_grey_source, load_images  # noqa: E402
 from gan_core.metrics import evaluate_generator  # noqa: E402
 from gan_core.models import default_config  # noqa: E402
 from gan_core.training import TrainConfig, Trainer, hardware, pick_device  # noqa: E402
@@ -61,14 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/quality")
     p.add_argument("--phase", choices=("all", "train", "score"), default="all")
+    p.add_argument("--arch", choices=("both", *ARCHS), default="both", help="with --phase train: train only this one")
     args = p.parse_args(argv)
+    if args.arch != "both" and args.phase != "train":
+        p.error("--arch picks the model to train: use it with --phase train")
+    if args.phase == "score":
+        missing = [arch for arch in ARCHS if not (Path(args.out) / arch / "bench.json").is_file()]
+        if missing:
+            p.error(f"nothing trained for {', '.join(missing)} in {args.out}: run --phase train first")
     if args.threads:
         torch.set_num_threads(args.threads)
-    grey = args.data == "mnist" or args.data.endswith(".npz")
-    channels = 1 if grey else 3
+    channels = 1 if is_grey_source(args.data) else 3
     if args.phase != "score":  # scoring needs only the exports: real images come from the metrics' cache or source
         data = load_images(args.data, args.res, channels)
-        for arch in ARCHS:
+        for arch in ARCHS if args.arch == "both" else (args.arch,):
             train(arch, args, data, channels)
     if args.phase == "train":
         return 0

@@ -46,6 +46,11 @@ class ImageSet:
         return int(self.labels.max()) + 1 if self.labels is not None else 0
 
 
+def is_grey_source(source: str) -> bool:
+    """Grey digit data (the named MNIST set or any .npz): one channel, no flips, 32 px by default."""
+    return source == "mnist" or source.endswith(".npz")
+
+
 def resolve_source(source: str) -> str:
     """Map a short name (mnist, anime, celeba) to its file under the shared data root."""
     return str(DATA_ROOT / NAMED_SETS[source]) if source in NAMED_SETS else source

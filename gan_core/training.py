@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import torchvision.utils as vutils
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from .augment import diff_augment, parse_policy
@@ -99,8 +100,9 @@ class Trainer:
         if self.cfg.channels_last:
             for m in (self.G, self.D, self.G_ema):
                 m.to(memory_format=torch.channels_last)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
+        # foreach: a handful of multi-tensor ops per step instead of ~12 per parameter (the CPU default)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas, foreach=True)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas, foreach=True)
         self.policy = parse_policy(self.cfg.augment)
         if self.cfg.r1_gamma < 0:
             self.cfg.r1_gamma = 0.0002 * model_cfg.resolution ** 2 / self.cfg.batch
@@ -277,8 +279,7 @@ class Trainer:
         else:
             ema_nimg = min(self.cfg.ema_kimg * 1000, self.nimg * self.cfg.ema_rampup)
             beta = 0.5 ** (self.cfg.batch / max(ema_nimg, 1e-8))
-        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        get_ema_multi_avg_fn(beta)(list(self.G_ema.parameters()), list(self.G.parameters()), None)
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
             b_ema.copy_(b)
 

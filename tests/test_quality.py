@@ -59,3 +59,18 @@ def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
         assert json.loads((tmp_path / "q" / arch / "bench.json").read_text())["steps"] >= 1
     assert quality.main(common + ["--phase", "score"]) == 0
     assert "| dcgan |" in capsys.readouterr().out
+
+
+def test_quality_benchmark_trains_one_arch_per_run(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality
+
+    common = ["--data", "celeba", "--res", "16", "--n", "6", "--threads", "1", "--out", str(tmp_path / "q")]
+    assert quality.main(common + ["--minutes", "0.01", "--phase", "train", "--arch", "style"]) == 0
+    assert (tmp_path / "q" / "style" / "bench.json").is_file() and not (tmp_path / "q" / "dcgan").exists()
+    with pytest.raises(SystemExit) as stop:  # the DCGAN half is missing: a clear message, not a traceback
+        quality.main(common + ["--phase", "score"])
+    assert stop.value.code == 2 and "nothing trained for dcgan" in capsys.readouterr().err
+    assert quality.main(common + ["--minutes", "0.01", "--phase", "train", "--arch", "dcgan"]) == 0
+    assert quality.main(common + ["--phase", "score"]) == 0
+    assert "| style |" in capsys.readouterr().out

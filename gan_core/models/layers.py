@@ -10,6 +10,11 @@ from torch import nn
 LRELU_GAIN = math.sqrt(2.0)
 
 
+def per_channel(v: torch.Tensor) -> torch.Tensor:
+    """[C] or [B, C] -> [C, 1, 1] or [B, C, 1, 1], to broadcast over NCHW maps in one view op."""
+    return v.view(*v.shape, 1, 1)
+
+
 def lrelu(x: torch.Tensor) -> torch.Tensor:
     """Leaky ReLU (0.2) with the gain that keeps activations at unit variance."""
     return F.leaky_relu(x, 0.2) * LRELU_GAIN
@@ -28,7 +33,8 @@ class EqualLinear(nn.Module):
         self.activate = activate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+        bias = self.bias * self.lr_mul if self.lr_mul != 1 else self.bias
+        x = F.linear(x, self.weight * self.scale, bias)
         return lrelu(x) if self.activate else x
 
 
@@ -60,12 +66,12 @@ class ModulatedConv2d(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)
         weight = self.weight * self.scale
-        x = x * styles[:, :, None, None]
+        x = x * per_channel(styles)
         if weight.shape[-1] == 1:  # 1x1 as a matmul: same result for any CPU thread count
             x = torch.matmul(weight.flatten(1), x.flatten(2)).unflatten(2, x.shape[2:])
         else:
             x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
         if self.demodulate:
             demod = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)
-            x = x * demod[:, :, None, None]
+            x = x * per_channel(demod)
         return x

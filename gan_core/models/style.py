@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .layers import EqualConv2d, EqualLinear, ModulatedConv2d, lrelu
+from .layers import EqualConv2d, EqualLinear, ModulatedConv2d, lrelu, per_channel
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -60,10 +60,11 @@ class StyleLayer(nn.Module):
             x = upsample2x(x)
         x = self.conv(x, w)
         if noise_mode == "random":
-            x = x + torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype) * self.noise_strength
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+            x = torch.addcmul(x, noise, self.noise_strength)
         elif noise_mode == "const":
-            x = x + self.noise_const.to(x.dtype) * self.noise_strength
-        return lrelu(x + self.bias[None, :, None, None])
+            x = torch.addcmul(x, self.noise_const.to(x.dtype), self.noise_strength)
+        return lrelu(x + per_channel(self.bias))
 
 
 class ToRGB(nn.Module):
@@ -75,7 +76,7 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(img_ch))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return self.conv(x, w) + self.bias[None, :, None, None]
+        return self.conv(x, w) + per_channel(self.bias)
 
 
 class SynthesisBlock(nn.Module):

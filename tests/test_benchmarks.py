@@ -1,0 +1,19 @@
+"""The speed benchmark scripts run end to end on tiny settings and print their tables."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def test_train_step_benchmark_counts_ops_of_both_models(tmp_path, capsys):
+    import train_step
+
+    assert train_step.main(["--batch", "4", "--res", "16", "--steps", "1", "--warmup", "1", "--device", "cpu",
+                            "--threads", "1", "--out", str(tmp_path)]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| dcgan")
+            or line.startswith("| style")]
+    assert [r[1].strip() for r in rows] == ["dcgan", "style"]
+    dcgan_ops, style_ops = (int(r[2]) for r in rows)
+    assert 0 < dcgan_ops < style_ops  # the style step is the one with more, smaller operations
