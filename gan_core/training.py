@@ -138,6 +138,8 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(state[name])
+        for group in self.opt_g.param_groups + self.opt_d.param_groups:
+            group["foreach"] = True  # states saved before foreach was set carry foreach=None
         self.step, self.nimg, self.train_seconds = state["step"], state["nimg"], state["train_seconds"]
         self.history = state["history"]
         self.evals, self.best = state.get("evals", []), state.get("best", {})
