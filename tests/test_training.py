@@ -138,3 +138,21 @@ def test_style_class_conditional_on_npz(mnist_npz, tmp_path):
     assert config["model"]["num_classes"] == 10 and config["model"]["img_channels"] == 1
     imgs = generate(G, [5, 5], classes=[3, 7])
     assert imgs.shape == (2, 1, 16, 16) and not torch.equal(imgs[0], imgs[1])
+
+
+def test_ema_step_is_lerp_towards_G_and_resumed_adam_stays_multi_tensor(tmp_path):
+    from conftest import tiny_config
+    from gan_core.data import ImageSet
+    from gan_core.training import TrainConfig, Trainer
+
+    data = ImageSet(torch.randint(0, 256, (16, 3, 16, 16), dtype=torch.uint8), None, "random")
+    trainer = Trainer(tiny_config(), TrainConfig(batch=8, ema_kimg=0.01, ema_rampup=1.0), data, tmp_path, "cpu")
+    before = [p.clone() for p in trainer.G_ema.parameters()]
+    trainer.train_step()  # nimg 8: beta = 0.5 ** (8 / min(10, 8))
+    for old, ema, p in zip(before, trainer.G_ema.parameters(), trainer.G.parameters()):
+        torch.testing.assert_close(ema, old.lerp(p, 0.5))
+    state = trainer.state_dict()
+    for group in state["opt_g"]["param_groups"] + state["opt_d"]["param_groups"]:
+        group["foreach"] = None  # as in states saved before foreach was set
+    trainer.load_state_dict(state)
+    assert all(g["foreach"] for g in trainer.opt_g.param_groups + trainer.opt_d.param_groups)
