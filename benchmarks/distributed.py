@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import print_table  # noqa: E402
 from gan_core.checkpoint import load_train_state  # noqa: E402
 from gan_core.distributed import free_port  # noqa: E402
 
@@ -56,10 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     base = speeds[0][1]
     print(f"\n{args.data} {args.res}px, global batch {args.batch}, {args.steps} steps, device {args.device}, "
           f"{args.threads} threads in all\n")
-    print("| run | img/s (all ranks) | vs 1 process in memory |")
-    print("|---|---|---|")
-    for label, ips in speeds:
-        print(f"| {label} | {ips:.1f} | {ips / base:.2f}x |")
+    print_table(["run", "img/s (all ranks)", "vs 1 process in memory"],
+                [[label, f"{ips:.1f}", f"{ips / base:.2f}x"] for label, ips in speeds])
     return 0
 
 

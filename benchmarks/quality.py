@@ -16,26 +16,18 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gan_core.checkpoint import load_generator  # noqa: E402
-from gan_core.data import is_grey_source, load_images  # noqa: E402
-from gan_core.metrics import evaluate_generator  # noqa: E402
-from gan_core.models import default_config  # noqa: E402
-from gan_core.training import TrainConfig, Trainer, hardware, pick_device  # noqa: E402
-
-NEVER = 10 ** 9
-ARCHS = ("dcgan", "style")
+from benchlib import ARCHS, bench_trainer, print_table
+from gan_core.checkpoint import load_generator
+from gan_core.data import is_grey_source, load_images
+from gan_core.metrics import evaluate_generator
+from gan_core.training import hardware, pick_device
 
 
 def train(arch: str, args: argparse.Namespace, data, channels: int) -> None:
     """Train `arch` for args.minutes with its own recipe; export its EMA generator and speed under OUT/arch."""
     batch = 64 if arch == "dcgan" else args.batch  # the seeds' DCGAN used batch 64
     out = Path(args.out) / arch
-    trainer = Trainer(default_config(arch, resolution=args.res, img_channels=channels),
-                      TrainConfig(steps=NEVER, minutes=args.minutes, batch=batch, sample_every=NEVER,
-                                  save_every=NEVER, seed=args.seed),
-                      data, out, args.device)
+    trainer = bench_trainer(arch, data, out, args.device, batch, args.res, channels, args.minutes, args.seed)
     trainer.run(export_to=out / "export")
     speed = dict(arch=arch, steps=trainer.step, batch=batch, minutes=args.minutes, device=hardware(trainer.device),
                  img_s=trainer.nimg / max(trainer.train_seconds, 1e-9))
@@ -82,11 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [score(arch, args, args.data) for arch in ARCHS]
     base = rows[0]
     print(f"\n{args.data}, {args.res}px, {base['minutes']:g} min each on {base['device']}, FID/KID at n={args.n}\n")
-    print("| model | steps x batch | img/s | FID | KID | FID ratio vs DCGAN |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['arch']} | {r['steps']} x {r['batch']} | {r['img_s']:.1f} | {r['fid']:.1f} | "
-              f"{r['kid']:.4f} ± {r['kid_std']:.4f} | {r['fid'] / base['fid']:.2f} |")
+    print_table(["model", "steps x batch", "img/s", "FID", "KID", "FID ratio vs DCGAN"],
+                [[r["arch"], f"{r['steps']} x {r['batch']}", f"{r['img_s']:.1f}", f"{r['fid']:.1f}",
+                  f"{r['kid']:.4f} ± {r['kid_std']:.4f}", f"{r['fid'] / base['fid']:.2f}"] for r in rows])
     return 0
 
 

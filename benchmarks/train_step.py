@@ -15,14 +15,9 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gan_core.data import ImageSet  # noqa: E402
-from gan_core.models import default_config  # noqa: E402
-from gan_core.training import TrainConfig, Trainer, hardware, pick_device  # noqa: E402
-
-NEVER = 10 ** 9
-ARCHS = ("dcgan", "style")
+from benchlib import ARCHS, bench_trainer, print_table
+from gan_core.data import ImageSet
+from gan_core.training import Trainer, hardware, pick_device
 
 
 def sync(device: torch.device) -> None:
@@ -45,9 +40,7 @@ def count_ops(trainer: Trainer) -> tuple[int, int]:
 
 
 def measure(arch: str, args: argparse.Namespace, data: ImageSet, device: torch.device) -> dict:
-    trainer = Trainer(default_config(arch, resolution=args.res),
-                      TrainConfig(steps=NEVER, batch=args.batch, sample_every=NEVER, save_every=NEVER),
-                      data, Path(args.out) / arch, device)
+    trainer = bench_trainer(arch, data, Path(args.out) / arch, device, args.batch, args.res)
     for _ in range(args.warmup):
         trainer.train_step()
     ops, kernels = count_ops(trainer)
@@ -78,11 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(arch, args, data, device) for arch in ARCHS]
     base = rows[0]
     print(f"\none training step, batch {args.batch}, {args.res}px, on {hardware(device)}\n")
-    print("| model | ops/step | GPU kernels/step | ms/step | img/s | ops vs DCGAN | time vs DCGAN |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['arch']} | {r['ops']} | {r['kernels'] or '-'} | {r['ms']:.1f} | {r['img_s']:.1f} | "
-              f"{r['ops'] / base['ops']:.2f}x | {r['ms'] / base['ms']:.2f}x |")
+    print_table(["model", "ops/step", "GPU kernels/step", "ms/step", "img/s", "ops vs DCGAN", "time vs DCGAN"],
+                [[r["arch"], r["ops"], r["kernels"] or "-", f"{r['ms']:.1f}", f"{r['img_s']:.1f}",
+                  f"{r['ops'] / base['ops']:.2f}x", f"{r['ms'] / base['ms']:.2f}x"] for r in rows])
     return 0
 
 

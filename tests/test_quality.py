@@ -12,6 +12,7 @@ from gan_core import metrics
 from gan_core.data import DATA_ROOT, NAMED_SETS
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 pytestmark = [
     pytest.mark.skipif(not (DATA_ROOT / NAMED_SETS["celeba"]).is_file(), reason="../shared/data not available"),
     pytest.mark.skipif(importlib.util.find_spec(metrics.PACKAGE) is None, reason=metrics.INSTALL_HINT),
@@ -38,7 +39,6 @@ def test_training_exports_best_fid_generator(tmp_path):
 
 
 def test_quality_benchmark_prints_table(tmp_path, capsys):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import quality
 
     assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
@@ -48,7 +48,6 @@ def test_quality_benchmark_prints_table(tmp_path, capsys):
 
 
 def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import quality
 
     common = ["--data", "celeba", "--res", "16", "--n", "6", "--threads", "1", "--out", str(tmp_path / "q")]
@@ -62,7 +61,6 @@ def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
 
 
 def test_quality_benchmark_trains_one_arch_per_run(tmp_path, capsys):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import quality
 
     common = ["--data", "celeba", "--res", "16", "--n", "6", "--threads", "1", "--out", str(tmp_path / "q")]
