@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
-from gan_core.checkpoint import CheckpointError, push_to_hub
+from gan_core.checkpoint import CheckpointError, load_generator, push_to_hub
 from gan_core.hub import HubError
 from gan_core.data import DataError, is_grey_source, load_images
 from gan_core.distributed import init_from_env, shutdown
-from gan_core.models import ARCHS, default_config
+from gan_core.models import ARCHS, ModelConfig, default_config
 from gan_core.streaming import stream_images
-from gan_core.training import STATE_FILE, TrainConfig, Trainer, pick_device
+from gan_core.training import AMP_MODES, RESUMABLE, STATE_FILE, TrainConfig, Trainer, pick_device
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,9 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-cond", action="store_true", help="ignore labels (default: class-conditional if labelled)")
     p.add_argument("--steps", type=int, default=10_000, help="stop at this total step")
     p.add_argument("--minutes", type=float, default=0.0, help="stop after this many minutes of this run (0: none)")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=None, help="global batch (default 32; on --resume: the run's)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the arch's recipe)")
     p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight (<0: heuristic; default: recipe)")
+    p.add_argument("--amp", choices=AMP_MODES, default=None,
+                   help="bf16 autocast: auto (default: on for CUDA and CPUs with native bf16) | on | off")
     p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="random horizontal flips of real images (default: on for RGB, off for digits)")
@@ -52,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--push-to-hub", metavar="REPO", default=None,
                    help="after training, upload the --export folder to this Hugging Face model repo (owner/name)")
     p.add_argument("--hub-dry-run", action="store_true", help="with --push-to-hub: list the files, send nothing")
+    p.add_argument("--init-from", metavar="CHECKPOINT", default=None,
+                   help="start G from an exported checkpoint folder (its architecture; D starts fresh)")
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -61,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.init_from and args.resume:
+        p.error("--init-from starts a new run; --resume continues one: give one of them")
     if args.push_to_hub and not args.export:
         p.error("--push-to-hub uploads the --export folder; give --export too")
     return args
@@ -93,22 +99,35 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, lr=args.lr, r1_gamma=args.r1_gamma,
-                      augment=args.augment, hflip=args.hflip, sample_every=args.sample_every, save_every=args.save_every,
-                      seed=args.seed, eval_every=args.eval_every, eval_n=args.eval_n)
     grey = is_grey_source(args.data)
-    if cfg.hflip is None:
-        cfg.hflip = not grey
+    given = {key: getattr(args, key) for key in RESUMABLE}  # None: not on the command line
+    cfg = TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch or 32, lr=args.lr,
+                      r1_gamma=args.r1_gamma, augment=args.augment,
+                      hflip=(not grey) if args.hflip is None else args.hflip, amp=args.amp or "auto",
+                      sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
+                      eval_every=args.eval_every, eval_n=args.eval_n)
     dist, device = init_from_env(pick_device(args.device))
     try:
-        shape = Trainer.peek_model_config(args.out) if args.resume else model_config(args, grey, 0)
+        if args.resume:
+            shape, saved = Trainer.peek(args.out)
+            batch = args.batch or saved.batch  # the stream must deliver the batch the run trains with
+        elif args.init_from:
+            start_G, start_config = load_generator(args.init_from)
+            shape, batch = ModelConfig.from_dict(start_config["model"]), cfg.batch
+            if args.noise is not None:
+                shape.noise = args.noise
+        else:
+            shape, batch = model_config(args, grey, 0), cfg.batch
         if args.stream:
-            data = stream_images(args.data, shape.resolution, shape.img_channels, args.batch // dist.world, dist.rank,
+            data = stream_images(args.data, shape.resolution, shape.img_channels, batch // dist.world, dist.rank,
                                  dist.world, args.workers, args.seed)
         else:
             data = load_images(args.data, shape.resolution, shape.img_channels, args.limit)
         if args.resume:
-            trainer = Trainer.resume(cfg, data, args.out, device, dist, noise=args.noise)
+            trainer = Trainer.resume(cfg, data, args.out, device, dist, noise=args.noise, changes=given)
+        elif args.init_from:
+            trainer = Trainer(shape, cfg, data, args.out, device, dist)
+            trainer.warm_start(start_G, str(args.init_from))
         else:
             trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, device, dist)
     except (DataError, CheckpointError, ValueError) as exc:

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchlib import ARCHS, bench_trainer, print_table
+from benchlib import ARCHS, bench_trainer, machine_state, print_table
 from gan_core.data import ImageSet
-from gan_core.training import Trainer, hardware, pick_device
+from gan_core.training import AMP_MODES, Trainer, hardware, pick_device
 
 
 def sync(device: torch.device) -> None:
@@ -40,7 +40,7 @@ def count_ops(trainer: Trainer) -> tuple[int, int]:
 
 
 def measure(arch: str, args: argparse.Namespace, data: ImageSet, device: torch.device) -> dict:
-    trainer = bench_trainer(arch, data, Path(args.out) / arch, device, args.batch, args.res)
+    trainer = bench_trainer(arch, data, Path(args.out) / arch, device, args.batch, args.res, amp=args.amp)
     for _ in range(args.warmup):
         trainer.train_step()
     ops, kernels = count_ops(trainer)
@@ -61,16 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--amp", choices=AMP_MODES, default="auto", help="bf16 autocast, as train.py --amp")
     p.add_argument("--out", default="runs/train_step")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    state = machine_state()
     images = torch.randint(0, 256, (max(256, args.batch), 3, args.res, args.res), dtype=torch.uint8)
     data = ImageSet(images, None, "random uint8 images")  # speed only: the pixels do not matter
     rows = [measure(arch, args, data, device) for arch in ARCHS]
     base = rows[0]
-    print(f"\none training step, batch {args.batch}, {args.res}px, on {hardware(device)}\n")
+    print(f"\none training step, batch {args.batch}, {args.res}px, on {hardware(device)}, amp {args.amp}\n{state}\n")
     print_table(["model", "ops/step", "GPU kernels/step", "ms/step", "img/s", "ops vs DCGAN", "time vs DCGAN"],
                 [[r["arch"], r["ops"], r["kernels"] or "-", f"{r['ms']:.1f}", f"{r['img_s']:.1f}",
                   f"{r['ops'] / base['ops']:.2f}x", f"{r['ms'] / base['ms']:.2f}x"] for r in rows])

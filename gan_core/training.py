@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import logging
 import math
 import platform
 import signal
@@ -27,7 +28,11 @@ from .modelcard import model_card
 from .models import ModelConfig, build_discriminator, build_generator
 from .sampling import zs_from_seeds
 
+log = logging.getLogger(__name__)
+
 STATE_FILE = "train_state.pt"
+# loop settings a resumed run may change (each change is logged); the rest stay as the run started
+RESUMABLE = ("batch", "lr", "r1_gamma", "augment", "hflip", "amp")
 GRID_SEEDS = list(range(16))
 
 # The seeds' DCGAN / MLP recipe (Adam 2e-4, beta1 0.5, plain BCE) vs ours for the style model.
@@ -60,7 +65,7 @@ class TrainConfig:
     eval_every: int = 0  # steps between FID/KID evaluations (0: off); the best-FID EMA G is what gets exported
     eval_n: int = 2000
     seed: int = 0
-    amp: bool = True
+    amp: str = "auto"  # bf16 autocast: "on", "off", or "auto" (on for CUDA and CPUs with native bf16)
     channels_last: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -76,10 +81,44 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+AMP_MODES = ("auto", "on", "off")
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU computes bf16 natively (AVX-512 BF16 or AMX), so autocast speeds it up."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def use_amp(mode: str | bool, device: torch.device) -> bool:
+    """Resolve an amp setting (old states stored a bool) for `device`."""
+    if isinstance(mode, bool):
+        mode = "auto" if mode else "off"
+    if mode not in AMP_MODES:
+        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}, got {mode!r}")
+    if mode == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    return mode == "on"
+
+
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+LOGGED = ("loss_g", "loss_d", "r1")
+
+
+def accumulate(acc: dict[str, torch.Tensor], logs: dict[str, torch.Tensor]) -> None:
+    """Add one step's losses to running sums and counts, on the device (no per-step host sync)."""
+    for key, value in logs.items():
+        acc[key] = acc.get(key, 0) + value
+        acc[f"{key}_n"] = acc.get(f"{key}_n", 0) + 1
+
+
+def mean_logs(acc: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Mean of each logged loss over the steps that produced it (R1 runs lazily; NaN where none did)."""
+    return {key: float(acc[key]) / acc[f"{key}_n"] if key in acc else math.nan for key in LOGGED}
 
 
 class Trainer:
@@ -116,7 +155,7 @@ class Trainer:
             self.images, self.labels = None, None
         if not dist.main:
             torch.manual_seed(self.cfg.seed + 1000 * dist.rank)  # other ranks draw other noise
-        self.amp = self.cfg.amp and self.device.type == "cuda"
+        self.amp = use_amp(self.cfg.amp, self.device)
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
         self._last_log = (0, 0.0)  # (nimg, train_seconds) at the last progress-bar update
         self.history: dict[str, list[float]] = {"step": [], "loss_g": [], "loss_d": [], "r1": []}
@@ -151,24 +190,44 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + 1000 * self.dist.rank + self.step)
 
     @staticmethod
-    def peek_model_config(out: str | Path) -> ModelConfig:
-        """The model config stored in out/train_state.pt."""
-        return ModelConfig.from_dict(load_train_state(Path(out) / STATE_FILE)["model_config"])
+    def peek(out: str | Path) -> tuple[ModelConfig, TrainConfig]:
+        """The model and loop configs stored in out/train_state.pt."""
+        state = load_train_state(Path(out) / STATE_FILE)
+        saved = state["train_config"]
+        return ModelConfig.from_dict(state["model_config"]), TrainConfig(**{**saved, "betas": tuple(saved["betas"])})
 
     @classmethod
     def resume(cls, cfg: TrainConfig, data: ImageSet | StreamSet, out: str | Path, device: str | torch.device = "auto",
-               dist: Dist = Dist(), noise: bool | None = None) -> "Trainer":
-        """Rebuild a trainer from out/train_state.pt (model config from the state; `noise` may switch noise inputs)."""
-        state = load_train_state(Path(out) / STATE_FILE)
-        saved = TrainConfig(**{**state["train_config"], "betas": tuple(state["train_config"]["betas"])})
+               dist: Dist = Dist(), noise: bool | None = None, changes: dict[str, Any] | None = None) -> "Trainer":
+        """Rebuild a trainer from out/train_state.pt; `changes` (RESUMABLE fields the user set) are applied and logged.
+
+        Run length, cadence and evaluation come from `cfg`; `noise` may switch the style model's noise inputs."""
+        mcfg, saved = cls.peek(out)
+        if isinstance(data, StreamSet) and mcfg.num_classes:
+            raise ValueError(f"the model in {out} is class-conditional and --stream carries no labels: "
+                             "resume without --stream")
+        unknown = set(changes or {}) - set(RESUMABLE)
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} on resume; only {', '.join(RESUMABLE)}")
+        changed = {k: v for k, v in (changes or {}).items() if v is not None and v != getattr(saved, k)}
+        for key, value in changed.items():
+            log.warning("resume: %s %r -> %r", key, getattr(saved, key), value)
         cfg = dataclasses.replace(saved, steps=cfg.steps, minutes=cfg.minutes, sample_every=cfg.sample_every,
-                                  save_every=cfg.save_every, eval_every=cfg.eval_every, eval_n=cfg.eval_n)
-        mcfg = ModelConfig.from_dict(state["model_config"])
+                                  save_every=cfg.save_every, eval_every=cfg.eval_every, eval_n=cfg.eval_n, **changed)
         if noise is not None:
             mcfg.noise = noise
         trainer = cls(mcfg, cfg, data, out, device, dist)
-        trainer.load_state_dict(state)
+        trainer.load_state_dict(load_train_state(Path(out) / STATE_FILE))
+        for group in trainer.opt_g.param_groups + trainer.opt_d.param_groups:
+            group["lr"] = trainer.cfg.lr  # the saved optimiser state carries the old rate
         return trainer
+
+    def warm_start(self, G: torch.nn.Module, source: str) -> None:
+        """Start G and its EMA from a trained generator of the same shape (a fresh D learns alongside)."""
+        weights = G.state_dict()
+        self.G.load_state_dict(weights)
+        self.G_ema.load_state_dict(weights)
+        self.cfg.extra["init_from"] = source
 
     def save(self) -> None:
         save_train_state(self.out / STATE_FILE, self.state_dict())
@@ -217,18 +276,23 @@ class Trainer:
         if self.mcfg.arch != "style":
             return self.G(z, c)
         G = self.G
-        w = G.mapping(z, c)
+        with torch.autocast(self.device.type, enabled=False):  # the mapping network and w_avg stay fp32
+            w = G.mapping(z, c)
+            w2 = G.mapping(torch.randn_like(z), c) if self._mix_now() else None
         with torch.no_grad():
             w_mean = w.detach().float().mean(0)
             if self.dist.world > 1:
                 average(w_mean, self.dist.world)
             G.mapping.w_avg.copy_(w_mean.lerp(G.mapping.w_avg, 0.995))
         ws = w[:, None].repeat(1, G.num_ws, 1)
-        if self.cfg.style_mixing > 0 and torch.rand(()) < self.cfg.style_mixing:
+        if w2 is not None:
             cut = int(torch.randint(1, G.num_ws, ()))
-            w2 = G.mapping(torch.randn_like(z), c)
             ws[:, cut:] = w2[:, None]
         return G.synthesis(ws, noise_mode="random")
+
+    def _mix_now(self) -> bool:
+        """Whether this batch gets style-mixing regularisation."""
+        return self.cfg.style_mixing > 0 and bool(torch.rand(()) < self.cfg.style_mixing)
 
     def _d(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         return self.D(self._fmt(diff_augment(img, self.policy)), c).float()
@@ -251,11 +315,13 @@ class Trainer:
             r1 = grad.float().square().sum(dim=(1, 2, 3)).mean()
             loss_d = loss_d + r1 * (self.cfg.r1_gamma / 2) * self.cfg.r1_every
         self._apply(self.opt_d, self.D, loss_d)
-        # generator
+        # generator: D only passes gradients through, so its weights get none (saves their grad kernels)
         c_fake = self._fake_labels()
+        self.D.requires_grad_(False)
         with autocast:
             loss_g = F.softplus(-self._d(self._generate(c_fake), c_fake)).mean()
         self._apply(self.opt_g, self.G, loss_g)
+        self.D.requires_grad_(True)
         if self.dist.world > 1:
             broadcast_buffers(self.G)
             broadcast_buffers(self.D)
@@ -263,8 +329,8 @@ class Trainer:
         self.nimg += self.cfg.batch
         if self.dist.main:
             self._update_ema()
-        nan = torch.full((), math.nan, device=self.device)
-        return {"loss_g": loss_g.detach(), "loss_d": loss_d.detach(), "r1": r1.detach() if do_r1 else nan}
+        logs = {"loss_g": loss_g.detach(), "loss_d": loss_d.detach()}
+        return logs | {"r1": r1.detach()} if do_r1 else logs
 
     def _apply(self, opt: torch.optim.Optimizer, module: torch.nn.Module, loss: torch.Tensor) -> None:
         """Backward, average gradients across ranks, optimiser step."""
@@ -339,11 +405,10 @@ class Trainer:
                 t0 = time.time()
                 logs = self.train_step()
                 self.train_seconds += time.time() - t0
-                for key in ("loss_g", "loss_d"):  # summed on the device: no per-step host sync
-                    acc[key] = acc.get(key, 0) + logs[key]
+                accumulate(acc, logs)
                 bar.update(1)
                 if self.step % log_every == 0:
-                    self._log(acc, log_every, logs["r1"], bar)
+                    self._log(acc, bar)
                     acc = {}
                 if main and self.step % self.cfg.sample_every == 0:
                     self.write_samples()
@@ -374,13 +439,13 @@ class Trainer:
         torch.distributed.broadcast(flag, 0)
         return bool(flag.item())
 
-    def _log(self, acc: dict[str, torch.Tensor], n: int, r1: torch.Tensor, bar: tqdm) -> None:
-        """Record mean losses of the last n steps and show them with images/s."""
-        g, d = (float(acc[k]) / n for k in ("loss_g", "loss_d"))
+    def _log(self, acc: dict[str, torch.Tensor], bar: tqdm) -> None:
+        """Record the mean losses since the last log (R1 over the steps that ran it) and show them with images/s."""
+        means = mean_logs(acc)
+        g, d = means["loss_g"], means["loss_d"]
         self.history["step"].append(self.step)
-        self.history["loss_g"].append(g)
-        self.history["loss_d"].append(d)
-        self.history["r1"].append(float(r1))
+        for key in ("loss_g", "loss_d", "r1"):
+            self.history[key].append(means[key])
         last_nimg, last_seconds = self._last_log
         ips = (self.nimg - last_nimg) / max(self.train_seconds - last_seconds, 1e-9)  # recent, not since step 0
         self._last_log = (self.nimg, self.train_seconds)
