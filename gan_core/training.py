@@ -1,4 +1,8 @@
-"""The training loop: non-saturating loss, lazy R1, EMA, DiffAugment, AMP, resume, grids, loss plot."""
+"""The training loop: one visible step (D phase, G phase, EMA) and the run around it; the parts live apart.
+
+loss.py holds the objective, reporting.py the bar / grids / plots, tracking.py the best checkpoint,
+checkpoint.py the files. The Trainer owns the models, optimisers and data, and its state for resume.
+"""
 from __future__ import annotations
 
 import copy
@@ -14,19 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-import torchvision.utils as vutils
 from torch.optim.swa_utils import get_ema_multi_avg_fn
-from tqdm import tqdm
 
-from .augment import diff_augment, parse_policy
-from .checkpoint import atomic_write, load_train_state, remove_stale_temps, save_generator, save_train_state
+from .augment import parse_policy
+from .checkpoint import load_train_state, remove_stale_temps, save_generator, save_train_state
 from .data import ImageSet
 from .streaming import StreamSet
-from .distributed import Dist, average, average_gradients, broadcast_buffers
+from .distributed import Dist, average, average_gradients, broadcast_buffers, sanitize_gradients
+from .loss import AdversarialLoss
 from .modelcard import model_card
+from .reporting import Reporter
 from .models import ModelConfig, build_discriminator, build_generator
 from .sampling import zs_from_seeds
+from .tracking import BestTracker
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,10 @@ def mean_logs(acc: dict[str, torch.Tensor]) -> dict[str, float]:
     return {key: float(acc[key]) / acc[f"{key}_n"] if key in acc else math.nan for key in LOGGED}
 
 
+class NonFiniteLoss(RuntimeError):
+    """A loss became NaN or infinite: the run stops rather than train on garbage."""
+
+
 class Trainer:
     """Owns G, D, EMA G, optimisers and the data; `run()` trains and saves into `out`."""
 
@@ -142,9 +150,10 @@ class Trainer:
         # foreach: a handful of multi-tensor ops per step instead of ~12 per parameter (the CPU default)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas, foreach=True)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas, foreach=True)
-        self.policy = parse_policy(self.cfg.augment)
         if self.cfg.r1_gamma < 0:
             self.cfg.r1_gamma = 0.0002 * model_cfg.resolution ** 2 / self.cfg.batch
+        self.loss = AdversarialLoss(self.D, parse_policy(self.cfg.augment), self.cfg.r1_gamma, self.cfg.r1_every,
+                                    self._fmt)
         self.stream = data.batches if isinstance(data, StreamSet) else None
         if self.stream is None:  # in memory: each rank draws from its own shard of the data
             shard = slice(dist.rank, None, dist.world)
@@ -157,20 +166,18 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + 1000 * dist.rank)  # other ranks draw other noise
         self.amp = use_amp(self.cfg.amp, self.device)
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
-        self._last_log = (0, 0.0)  # (nimg, train_seconds) at the last progress-bar update
-        self.history: dict[str, list[float]] = {"step": [], "loss_g": [], "loss_d": [], "r1": []}
-        self.evals: list[dict[str, float]] = []  # {"step", "fid", "kid", "kid_std"} per evaluation
-        self.best: dict[str, Any] = {}  # the best evaluation so far and its EMA weights
+        self.history: dict[str, list[float]] = {"step": [], **{key: [] for key in LOGGED}}
+        self.tracker = BestTracker()
         self._stop = False
 
-    # ----- state -----
+    # ----- state: everything a resumed run needs to continue bit-identically -----
     def state_dict(self) -> dict[str, Any]:
         return {
             "model_config": self.mcfg.to_dict(), "train_config": dataclasses.asdict(self.cfg),
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "step": self.step, "nimg": self.nimg, "train_seconds": self.train_seconds,
-            "history": self.history, "evals": self.evals, "best": self.best, "rng": torch.get_rng_state(),
+            "history": self.history, **self.tracker.state_dict(), "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else torch.empty(0, dtype=torch.uint8),
         }
 
@@ -181,7 +188,7 @@ class Trainer:
             group["foreach"] = True  # states saved before foreach was set carry foreach=None
         self.step, self.nimg, self.train_seconds = state["step"], state["nimg"], state["train_seconds"]
         self.history = state["history"]
-        self.evals, self.best = state.get("evals", []), state.get("best", {})
+        self.tracker.load_state_dict(state)
         if self.dist.main:
             torch.set_rng_state(state["rng"])
             if self.device.type == "cuda" and state["cuda_rng"].numel():
@@ -235,12 +242,12 @@ class Trainer:
     def export(self, folder: str | Path) -> Path:
         """Write the EMA generator (the best-FID one when evaluating) as an app-loadable checkpoint + card."""
         G = copy.deepcopy(self.G_ema).to("cpu", memory_format=torch.contiguous_format)
-        step, nimg, seconds, extra = self.step, self.nimg, self.train_seconds, {}
-        if self.best:
-            G.load_state_dict(self.best["G_ema"])
-            step, nimg, seconds = self.best["step"], self.best["nimg"], self.best["train_seconds"]
-            extra = {k: self.best[k] for k in ("fid", "kid", "kid_std")} | {"fid_n": self.cfg.eval_n,
-                                                                              "fid_real": self.data.source}
+        step, nimg, seconds, extra, best = self.step, self.nimg, self.train_seconds, {}, self.tracker.best
+        if best:
+            G.load_state_dict(best["G_ema"])
+            step, nimg, seconds = best["step"], best["nimg"], best["train_seconds"]
+            extra = {k: v for k, v in best.items() if k not in ("step", "nimg", "train_seconds", "G_ema")} | {
+                "fid_n": self.cfg.eval_n, "fid_real": self.data.source}
         meta = {
             "dataset": self.data.source, "num_images": len(self.data), "steps": step, "images_seen": nimg,
             "train_seconds": round(seconds, 1), "hardware": hardware(self.device),
@@ -270,6 +277,10 @@ class Trainer:
             return None
         return torch.randint(self.mcfg.num_classes, (self.local_batch,), device=self.device)
 
+    def _mix_now(self) -> bool:
+        """Whether this batch gets style-mixing regularisation."""
+        return self.cfg.style_mixing > 0 and bool(torch.rand(()) < self.cfg.style_mixing)
+
     def _generate(self, c: torch.Tensor | None) -> torch.Tensor:
         """Training-time forward with random noise; updates w_avg and applies style-mixing regularisation."""
         z = torch.randn(self.local_batch, self.mcfg.z_dim, device=self.device)
@@ -279,49 +290,31 @@ class Trainer:
         with torch.autocast(self.device.type, enabled=False):  # the mapping network and w_avg stay fp32
             w = G.mapping(z, c)
             w2 = G.mapping(torch.randn_like(z), c) if self._mix_now() else None
-        with torch.no_grad():
-            w_mean = w.detach().float().mean(0)
-            if self.dist.world > 1:
-                average(w_mean, self.dist.world)
-            G.mapping.w_avg.copy_(w_mean.lerp(G.mapping.w_avg, 0.995))
+        # the running averages truncation pulls towards: global, and per class for conditional models
+        G.mapping.track_w_avg(w, c, reduce=(lambda t: average(t, self.dist.world)) if self.dist.world > 1 else None)
         ws = w[:, None].repeat(1, G.num_ws, 1)
         if w2 is not None:
             cut = int(torch.randint(1, G.num_ws, ()))
             ws[:, cut:] = w2[:, None]
         return G.synthesis(ws, noise_mode="random")
 
-    def _mix_now(self) -> bool:
-        """Whether this batch gets style-mixing regularisation."""
-        return self.cfg.style_mixing > 0 and bool(torch.rand(()) < self.cfg.style_mixing)
-
-    def _d(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        return self.D(self._fmt(diff_augment(img, self.policy)), c).float()
-
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One D update (with lazy R1) and one G update on fresh batches, then the EMA; losses stay on the device."""
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
         real, c_real = self._real_batch()
-        do_r1 = self.cfg.r1_gamma > 0 and self.step % self.cfg.r1_every == 0
-        # discriminator
+        with_r1 = self.loss.wants_r1(self.step)
+        # D phase: the fakes need no graph back into G
         with autocast:
             c_gen = self._fake_labels()
             with torch.no_grad():
                 fake = self._generate(c_gen)
-            real.requires_grad_(do_r1)
-            d_real = self._d(real, c_real)
-            loss_d = F.softplus(self._d(fake, c_gen)).mean() + F.softplus(-d_real).mean()
-        r1 = torch.zeros((), device=self.device)
-        if do_r1:
-            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-            r1 = grad.float().square().sum(dim=(1, 2, 3)).mean()
-            loss_d = loss_d + r1 * (self.cfg.r1_gamma / 2) * self.cfg.r1_every
+            loss_d, r1 = self.loss.d_phase(real, c_real, fake, c_gen, with_r1)
         self._apply(self.opt_d, self.D, loss_d)
-        # generator: D only passes gradients through, so its weights get none (saves their grad kernels)
+        # G phase: gradients flow through D into G, D's own weights get none
         c_fake = self._fake_labels()
-        self.D.requires_grad_(False)
         with autocast:
-            loss_g = F.softplus(-self._d(self._generate(c_fake), c_fake)).mean()
+            loss_g = self.loss.g_phase(self._generate(c_fake), c_fake)
         self._apply(self.opt_g, self.G, loss_g)
-        self.D.requires_grad_(True)
         if self.dist.world > 1:
             broadcast_buffers(self.G)
             broadcast_buffers(self.D)
@@ -330,14 +323,16 @@ class Trainer:
         if self.dist.main:
             self._update_ema()
         logs = {"loss_g": loss_g.detach(), "loss_d": loss_d.detach()}
-        return logs | {"r1": r1.detach()} if do_r1 else logs
+        return logs | {"r1": r1.detach()} if r1 is not None else logs
 
     def _apply(self, opt: torch.optim.Optimizer, module: torch.nn.Module, loss: torch.Tensor) -> None:
-        """Backward, average gradients across ranks, optimiser step."""
+        """Backward, average gradients across ranks, zero non-finite ones (as stylegan2-ada does), step."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.dist.world > 1:
-            average_gradients(module, self.dist.world)
+            average_gradients(module, self.dist.world)  # sanitizes the flat buffer on the way
+        else:
+            sanitize_gradients(module)
         opt.step()
 
     @torch.no_grad()
@@ -351,81 +346,60 @@ class Trainer:
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
             b_ema.copy_(b)
 
-    # ----- outputs -----
     @torch.no_grad()
     def sample_grid(self) -> torch.Tensor:
+        """The EMA generator's images of the fixed grid seeds (digits cycle for conditional models)."""
         z = zs_from_seeds(GRID_SEEDS, self.mcfg.z_dim).to(self.device)
         c = torch.tensor([s % max(self.mcfg.num_classes, 1) for s in GRID_SEEDS], device=self.device) \
             if self.mcfg.num_classes else None
         return self.G_ema(z, c).float().clamp(-1, 1).cpu()
-
-    def write_samples(self) -> Path:
-        grid = vutils.make_grid(self.sample_grid(), nrow=4, normalize=True, value_range=(-1, 1))
-        path = self.out / "samples" / f"step_{self.step:07d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        vutils.save_image(grid, path)
-        atomic_write(self.out / "samples" / "latest.png", lambda tmp: vutils.save_image(grid, tmp, format="png"))
-        return path
-
-    def write_loss_plot(self) -> None:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for key in ("loss_g", "loss_d"):
-            ax.plot(self.history["step"], self.history[key], label=key, linewidth=0.8)
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        ax.legend()
-        ax.set_title(f"{self.data.source} — {self.mcfg.arch}")
-        fig.tight_layout()
-        atomic_write(self.out / "loss.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
-        plt.close(fig)
 
     # ----- the loop -----
     def _request_stop(self, *_: Any) -> None:
         self._stop = True
 
     def run(self, export_to: str | Path | None = None, log_every: int = 10) -> None:
-        """Train until cfg.steps (total) or cfg.minutes (this run); rank 0 samples, evaluates and saves."""
+        """Train until cfg.steps (total) or cfg.minutes (this run); rank 0 reports, evaluates and saves."""
         main = self.dist.main
         self.out.mkdir(parents=True, exist_ok=True)
         if main:
             for path in (self.out / STATE_FILE, self.out / "loss.png", self.out / "samples" / "latest.png"):
                 remove_stale_temps(path)
+        report = Reporter(self.out, f"{self.data.source} — {self.mcfg.arch}", self.cfg.steps, self.step, main)
         old_term = signal.signal(signal.SIGTERM, self._request_stop)
-        start = time.time()
-        self._last_log = (self.nimg, self.train_seconds)
-        acc: dict[str, torch.Tensor] = {}
-        bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", dynamic_ncols=True, mininterval=2.0,
-                   disable=not main)
+        start, acc = time.time(), {}
+        last = (self.nimg, self.train_seconds)  # for images/s since the last log, not since step 0
+        healthy = True
         try:
             while self.step < self.cfg.steps and not self._should_stop(start, log_every):
                 t0 = time.time()
-                logs = self.train_step()
+                accumulate(acc, self.train_step())  # summed on the device: no per-step host sync
                 self.train_seconds += time.time() - t0
-                accumulate(acc, logs)
-                bar.update(1)
-                if self.step % log_every == 0:
-                    self._log(acc, bar)
-                    acc = {}
+                report.step()
+                if self.step % log_every == 0:  # the one host sync every log_every steps
+                    means = self._record(acc)
+                    report.show(means, (self.nimg - last[0]) / max(self.train_seconds - last[1], 1e-9),
+                                self.dist.world)
+                    acc, last = {}, (self.nimg, self.train_seconds)
                 if main and self.step % self.cfg.sample_every == 0:
-                    self.write_samples()
-                    self.write_loss_plot()
+                    report.samples(self.sample_grid(), self.step)
+                    report.loss_plot(self.history)
                 if main and self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
-                    bar.write(self.evaluate())
+                    report.write(self.evaluate())
                 if main and self.step % self.cfg.save_every == 0:
                     self._checkpoint(export_to)
         except KeyboardInterrupt:
-            bar.write("interrupted: saving")
+            report.write("interrupted: saving")
+        except NonFiniteLoss as exc:
+            healthy = self._weights_finite()
+            report.write(f"stopped: {exc}; " + ("saving (weights are finite)" if healthy else
+                                                "weights are not finite: keeping the last saved state"))
         finally:
-            bar.close()
+            report.close()
             signal.signal(signal.SIGTERM, old_term)
-        if main:
-            self.write_samples()
-            if self.history["step"]:
-                self.write_loss_plot()
+        if main and healthy:
+            report.samples(self.sample_grid(), self.step)
+            report.loss_plot(self.history)
             self._checkpoint(export_to)
 
     def _should_stop(self, start: float, every: int) -> bool:
@@ -439,33 +413,30 @@ class Trainer:
         torch.distributed.broadcast(flag, 0)
         return bool(flag.item())
 
-    def _log(self, acc: dict[str, torch.Tensor], bar: tqdm) -> None:
-        """Record the mean losses since the last log (R1 over the steps that ran it) and show them with images/s."""
+    def _record(self, acc: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Append the mean losses since the last record to the history; raise NonFiniteLoss on NaN / inf."""
         means = mean_logs(acc)
-        g, d = means["loss_g"], means["loss_d"]
         self.history["step"].append(self.step)
-        for key in ("loss_g", "loss_d", "r1"):
+        for key in LOGGED:
             self.history[key].append(means[key])
-        last_nimg, last_seconds = self._last_log
-        ips = (self.nimg - last_nimg) / max(self.train_seconds - last_seconds, 1e-9)  # recent, not since step 0
-        self._last_log = (self.nimg, self.train_seconds)
-        bar.set_postfix(g=f"{g:.3f}", d=f"{d:.3f}", img_s=f"{ips:.1f}" + (f" ({ips / self.dist.world:.1f}/rank)"
-                                                                          if self.dist.world > 1 else ""))
+        bad = [k for k in LOGGED if k in acc and not math.isfinite(means[k])]
+        if bad:
+            raise NonFiniteLoss(f"non-finite {', '.join(bad)} at step {self.step}")
+        return means
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for m in (self.G, self.D, self.G_ema) for p in m.parameters())
 
     def evaluate(self) -> str:
-        """FID/KID of the EMA generator on eval_n samples; remembers it if it is the best so far."""
+        """FID/KID (and what else the metrics report) of the EMA generator on eval_n samples; tracks the best."""
         from .metrics import evaluate_generator
 
         G = copy.deepcopy(self.G_ema).to(memory_format=torch.contiguous_format)
         scores = evaluate_generator(G, self.data.source, self.cfg.eval_n, device=self.device)
-        row = {"step": self.step, "fid": round(scores["fid"], 3), "kid": round(scores["kid"], 5),
-               "kid_std": round(scores["kid_std"], 5)}
-        self.evals.append(row)
-        is_best = not self.best or row["fid"] < self.best["fid"]
-        if is_best:
-            weights = {k: v.detach().cpu().clone() for k, v in G.state_dict().items()}
-            self.best = {**row, "nimg": self.nimg, "train_seconds": self.train_seconds, "G_ema": weights}
-        return f"step {self.step}: FID {row['fid']:.2f}, KID {row['kid']:.4f}" + (" (best)" if is_best else "")
+        row = {"step": self.step} | {k: round(float(v), 5) for k, v in scores.items() if k not in ("n", "n_real")}
+        is_best = self.tracker.record(row, G, self.nimg, self.train_seconds)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step")
+        return f"step {self.step}: {shown}" + (" (best)" if is_best else "")
 
     def _checkpoint(self, export_to: str | Path | None) -> None:
         self.save()

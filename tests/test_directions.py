@@ -71,6 +71,17 @@ def test_zero_edit_is_the_seed_image_and_strip_frames_equal_single_edits(models,
     assert not torch.equal(strip[0], plain[0])
 
 
+def test_conditional_edits_start_from_the_class_average():
+    """psi=0 with no edit is the label's own mean image, not the global one."""
+    G = make_generator("style", num_classes=3)
+    G.mapping.w_avg_class.copy_(torch.randn(3, G.w_dim, generator=torch.Generator().manual_seed(1)))
+    d = directions.compute(G)
+    for label in (0, 2):
+        mean_ws = G.mapping.w_avg_class[label][None, None].expand(1, G.num_ws, -1)
+        assert torch.equal(directions.render(G, d, SEED, 0.0, label, [[]]), sampling.synthesize(G, mean_ws))
+    assert not torch.equal(directions.render(G, d, SEED, 0.0, 0, [[]]), directions.render(G, d, SEED, 0.0, 2, [[]]))
+
+
 def test_style_edit_moves_w_by_alpha_sigma_d_on_the_group_only(models):
     G = models["style"]
     d = directions.compute(G, "coarse")

@@ -104,6 +104,7 @@ def test_kill_9_during_training_then_resume_matches_uninterrupted(image_folder, 
 
     assert train.main(["--out", str(out), "--resume", *args]) == 0
     assert not _temp_files(out), "resume left the temp files of the killed saves behind"
+    assert not list(tmp_path.glob(f".{export.name}.*")), "an export left the temp folders of the killed ones behind"
     assert train.main(["--out", str(tmp_path / "straight"), *args]) == 0
     resumed, straight = load_train_state(out / STATE_FILE), load_train_state(tmp_path / "straight" / STATE_FILE)
     assert resumed["step"] == straight["step"] == STEPS and resumed["nimg"] == straight["nimg"]

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from conftest import ROOT, make_generator
-from gan_core.checkpoint import save_generator
+from safetensors.torch import load_file
+
+from gan_core.checkpoint import WEIGHTS, load_generator, save_generator
 from gan_core.sampling import (MAX_SEED, MAX_SEEDS, generate, interpolate, layer_groups, parse_layers,
                                parse_seeds, style_mix, synthesize, z_from_seed)
 
@@ -84,6 +86,49 @@ def test_truncation_psi0_gives_mean_image_for_every_seed(models):
     for img in imgs:
         assert torch.equal(img, mean_img[0])
     assert not torch.equal(generate(G, [0], psi=1.0)[0], mean_img[0])
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """A conditional style model whose per-class w averages differ (as if trained with per-class tracking)."""
+    G = make_generator("style", num_classes=10)
+    G.mapping.w_avg_class.copy_(torch.randn(10, G.w_dim, generator=torch.Generator().manual_seed(1)))
+    return G
+
+
+def class_mean_image(G, k: int) -> torch.Tensor:
+    return synthesize(G, G.mapping.w_avg_class[k][None, None].expand(1, G.num_ws, -1))[0]
+
+
+def test_truncation_psi0_gives_each_digit_its_class_mean_image(digits):
+    G = digits
+    imgs = generate(G, [0, 1, SEED, 5], psi=0.0, classes=[3, 7, 3, 7])
+    three, seven = class_mean_image(G, 3), class_mean_image(G, 7)
+    assert torch.equal(imgs[0], three) and torch.equal(imgs[2], three)
+    assert torch.equal(imgs[1], seven) and torch.equal(imgs[3], seven)
+    assert not torch.equal(three, seven)
+
+
+def test_w_interpolation_and_style_mixing_truncate_towards_the_class_mean(digits):
+    G = digits
+    frames = interpolate(G, [3, 11, 5], frames=5, mode="w-lerp", psi=0.0, classes=7)
+    assert all(torch.equal(f, class_mean_image(G, 7)) for f in frames)
+    grid = style_mix(G, [1, 2], [5, 6], parse_layers(G, "coarse"), psi=0.0, classes=3)
+    assert all(torch.equal(img, class_mean_image(G, 3)) for img in grid.flatten(0, 1))
+
+
+def test_shipped_mnist_without_class_averages_loads_and_samples_as_before():
+    """checkpoints/mnist predates w_avg_class: every class falls back to the global w_avg (psi=0: one image)."""
+    folder = ROOT / "checkpoints" / "mnist"
+    G, _ = load_generator(folder)
+    state = G.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in load_file(folder / WEIGHTS).items())  # noise maps included
+    assert torch.equal(G.mapping.w_avg_class, G.w_avg.expand(10, -1))
+    imgs = generate(G, [0, 1], psi=0.0, classes=[3, 7])
+    mean_img = synthesize(G, G.w_avg[None, None].expand(1, G.num_ws, -1))[0]
+    assert torch.equal(imgs[0], mean_img) and torch.equal(imgs[1], mean_img)
+    digits = generate(G, [0, 1], psi=0.7, classes=[3, 7])
+    assert digits.shape == (2, 1, 32, 32) and not torch.equal(digits[0], digits[1])
 
 
 def test_truncation_psi0_dcgan_same_image_for_every_seed(models):

@@ -6,6 +6,7 @@ from torch import nn
 from .config import ARCHS, ModelConfig
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .projected import ProjectedDiscriminator, build_projected_discriminator
 from .style import StyleDiscriminator, StyleGenerator
 
 _PAIRS = {
@@ -39,4 +40,5 @@ def build_discriminator(cfg: ModelConfig) -> nn.Module:
     return _PAIRS[cfg.arch][1](cfg)
 
 
-__all__ = ["ARCHS", "ModelConfig", "build_discriminator", "build_generator", "default_config"]
+__all__ = ["ARCHS", "ModelConfig", "ProjectedDiscriminator", "build_discriminator", "build_generator",
+           "build_projected_discriminator", "default_config"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
 
 
 class MappingNetwork(nn.Module):
-    """z (+ class) -> w, tracking the running mean w_avg used by truncation."""
+    """z (+ class) -> w, tracking the running means used by truncation: w_avg, and w_avg_class per class."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -33,6 +34,9 @@ class MappingNetwork(nn.Module):
         dims = [in_dim] + [cfg.w_dim] * cfg.mapping_layers
         self.layers = nn.Sequential(*[EqualLinear(a, b, lr_mul=0.01, activate=True) for a, b in zip(dims, dims[1:])])
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+        if cfg.num_classes:
+            self.register_buffer("w_avg_class", torch.zeros(cfg.num_classes, cfg.w_dim))
+            self.register_load_state_dict_pre_hook(_fill_w_avg_class)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = normalize_2nd_moment(z)
@@ -43,17 +47,54 @@ class MappingNetwork(nn.Module):
             x = torch.cat([x, normalize_2nd_moment(self.embed(onehot))], dim=1)
         return self.layers(x)
 
+    def w_avg_of(self, c: torch.Tensor | None) -> torch.Tensor:
+        """The truncation centre: w_avg_class rows [B, w_dim] for labels c, else the global w_avg [w_dim]."""
+        return self.w_avg if c is None or not self.num_classes else self.w_avg_class[c.long()]
+
+    @torch.no_grad()
+    def track_w_avg(self, w: torch.Tensor, c: torch.Tensor | None = None, beta: float = 0.995,
+                    reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        """avg = lerp(batch mean, avg, beta) for w_avg and for the w_avg_class row of each class in the batch.
+
+        reduce (e.g. an all-reduce sum or mean across ranks) gets the stats [1 + num_classes, w_dim + 1]:
+        per row the sum of w then the count, global row first; classes with a zero count are left as they are.
+        """
+        w = w.detach().float()
+        rows = torch.cat([w, torch.ones_like(w[:, :1])], dim=1)
+        stats = rows.sum(0, keepdim=True)
+        avgs = self.w_avg[None]
+        if self.num_classes:
+            stats = torch.cat([stats, rows.new_zeros(self.num_classes, rows.shape[1]).index_add_(0, c.long(), rows)])
+            avgs = torch.cat([avgs, self.w_avg_class])
+        if reduce is not None:
+            stats = reduce(stats)
+        sums, counts = stats[:, :-1], stats[:, -1:]
+        new = torch.where(counts > 0, (sums / counts).lerp(avgs, beta), avgs)
+        self.w_avg.copy_(new[0])
+        if self.num_classes:
+            self.w_avg_class.copy_(new[1:])
+
+
+def _fill_w_avg_class(module: MappingNetwork, state: dict, prefix: str, *_) -> None:
+    """Checkpoints from before per-class tracking: every class starts at the global w_avg."""
+    if prefix + "w_avg_class" not in state and prefix + "w_avg" in state:
+        state[prefix + "w_avg_class"] = state[prefix + "w_avg"].expand(module.num_classes, -1)
+
 
 class StyleLayer(nn.Module):
-    """Modulated 3x3 conv + per-pixel noise + bias + activation, optionally upsampling first."""
+    """Modulated 3x3 conv + per-pixel noise + bias + activation, optionally upsampling first.
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, up: bool) -> None:
+    noise_seed draws this layer's constant noise map; StyleGenerator gives each layer its own (its index).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, up: bool, noise_seed: int) -> None:
         super().__init__()
         self.up = up
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim)
         self.noise_strength = nn.Parameter(torch.zeros(()))
         self.bias = nn.Parameter(torch.zeros(out_ch))
-        self.register_buffer("noise_const", torch.randn(1, 1, res, res, generator=torch.Generator().manual_seed(res)))
+        noise = torch.randn(1, 1, res, res, generator=torch.Generator().manual_seed(noise_seed))
+        self.register_buffer("noise_const", noise)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str) -> torch.Tensor:
         if self.up:
@@ -80,12 +121,15 @@ class ToRGB(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
-    """One resolution: two style layers (the first upsamples) and a skip toRGB; consumes 3 ws."""
+    """One resolution: two style layers (the first upsamples) and a skip toRGB; consumes 3 ws.
 
-    def __init__(self, in_ch: int, out_ch: int, img_ch: int, w_dim: int, res: int) -> None:
+    layer is the index of conv0 among all style layers (conv1 is layer + 1), seeding their noise maps.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, img_ch: int, w_dim: int, res: int, layer: int) -> None:
         super().__init__()
-        self.conv0 = StyleLayer(in_ch, out_ch, w_dim, res, up=True)
-        self.conv1 = StyleLayer(out_ch, out_ch, w_dim, res, up=False)
+        self.conv0 = StyleLayer(in_ch, out_ch, w_dim, res, up=True, noise_seed=layer)
+        self.conv1 = StyleLayer(out_ch, out_ch, w_dim, res, up=False, noise_seed=layer + 1)
         self.torgb = ToRGB(out_ch, img_ch, w_dim)
 
     def forward(self, x: torch.Tensor, img: torch.Tensor, ws: torch.Tensor, noise_mode: str):
@@ -106,10 +150,11 @@ class StyleGenerator(nn.Module):
         self.mapping = MappingNetwork(cfg)
         ch4 = cfg.width(4)
         self.const = nn.Parameter(torch.randn(ch4, 4, 4))
-        self.conv4 = StyleLayer(ch4, ch4, cfg.w_dim, 4, up=False)
+        self.conv4 = StyleLayer(ch4, ch4, cfg.w_dim, 4, up=False, noise_seed=0)
         self.torgb4 = ToRGB(ch4, cfg.img_channels, cfg.w_dim)
         self.blocks = nn.ModuleList(
-            SynthesisBlock(cfg.width(2 ** (r - 1)), cfg.width(2 ** r), cfg.img_channels, cfg.w_dim, 2 ** r)
+            SynthesisBlock(cfg.width(2 ** (r - 1)), cfg.width(2 ** r), cfg.img_channels, cfg.w_dim, 2 ** r,
+                           layer=2 * r - 5)  # r=3 -> style layers 1, 2 (conv4 is layer 0)
             for r in range(3, log_res + 1)
         )
         # resolution each w index drives: [4, 4, 8, 8, 8->16 rgb ...] used to name coarse/middle/fine
@@ -120,10 +165,10 @@ class StyleGenerator(nn.Module):
         return self.mapping.w_avg
 
     def map(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
-        """z -> ws of shape [B, num_ws, w_dim], truncated towards w_avg by psi."""
+        """z -> ws of shape [B, num_ws, w_dim], truncated by psi towards the class's w_avg (global if none)."""
         w = self.mapping(z, c)
         if psi != 1.0:
-            w = self.w_avg.lerp(w, psi)
+            w = self.mapping.w_avg_of(c).lerp(w, psi)
         return w[:, None, :].expand(-1, self.num_ws, -1)
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:

@@ -1,0 +1,29 @@
+"""Best-checkpoint tracking: every evaluation of a run, and the EMA weights of the best (lowest FID) one."""
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+
+class BestTracker:
+    """Evaluation rows {"step", "fid", ...} in order, and a copy of the generator that scored the lowest FID."""
+
+    def __init__(self) -> None:
+        self.evals: list[dict[str, float]] = []
+        self.best: dict[str, Any] = {}  # the best row + "nimg", "train_seconds" and its weights under "G_ema"
+
+    def record(self, row: dict[str, float], G: nn.Module, nimg: int, train_seconds: float) -> bool:
+        """Add an evaluation; keep G's weights (on the CPU) if its FID is the lowest so far. True if it is."""
+        self.evals.append(row)
+        if self.best and row["fid"] >= self.best["fid"]:
+            return False
+        weights = {k: v.detach().cpu().clone() for k, v in G.state_dict().items()}
+        self.best = {**row, "nimg": nimg, "train_seconds": train_seconds, "G_ema": weights}
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"evals": self.evals, "best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.evals, self.best = state.get("evals", []), state.get("best", {})

@@ -1,0 +1,165 @@
+"""The training loop's parts: loss phases, R1, logging means, resume flags, NaN guard, timelapse, amp setting."""
+from __future__ import annotations
+
+import logging
+import math
+
+import imageio.v3 as iio
+import pytest
+import torch
+
+import train
+from conftest import TINY_TRAIN, tiny_config
+from gan_core.checkpoint import load_train_state
+from gan_core.data import ImageSet
+from gan_core.distributed import sanitize_gradients
+from gan_core.loss import r1_penalty
+from gan_core.reporting import GIF_FRAMES, Reporter
+from gan_core.training import TrainConfig, Trainer, accumulate, mean_logs, use_amp
+
+NO_BATCH = [a for i, a in enumerate(TINY_TRAIN) if "--batch" not in TINY_TRAIN[max(i - 1, 0):i + 1]]
+
+
+def _trainer(tmp_path, **cfg) -> Trainer:
+    data = ImageSet(torch.randint(0, 256, (16, 3, 16, 16), dtype=torch.uint8), None, "random")
+    return Trainer(tiny_config(), TrainConfig(batch=8, sample_every=10 ** 9, save_every=10 ** 9, **cfg), data,
+                   tmp_path, "cpu")
+
+
+def test_r1_penalty_matches_closed_form_gradients():
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    w = torch.randn(3, 4, 4)
+    linear = (x * w).sum(dim=(1, 2, 3))  # dD/dx = w for every sample
+    torch.testing.assert_close(r1_penalty(linear, x), w.square().sum())
+    quadratic = x.square().sum(dim=(1, 2, 3))  # dD/dx = 2x
+    torch.testing.assert_close(r1_penalty(quadratic, x), (2 * x.detach()).square().sum(dim=(1, 2, 3)).mean())
+
+
+def test_g_phase_gives_D_no_gradient(tmp_path):
+    trainer = _trainer(tmp_path)
+    trainer.loss.g_phase(trainer._generate(None), None).backward()
+    assert all(p.grad is None for p in trainer.D.parameters())
+    assert all(p.requires_grad for p in trainer.D.parameters())  # switched back on for the D phase
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.G.parameters())
+
+
+def test_train_step_leaves_D_gradients_as_the_d_phase_made_them(tmp_path, monkeypatch):
+    trainer = _trainer(tmp_path)
+    grads = []
+    original = trainer._apply
+
+    def spy(opt, module, loss):
+        original(opt, module, loss)
+        grads.append([p.grad.clone() for p in trainer.D.parameters()])
+
+    monkeypatch.setattr(trainer, "_apply", spy)
+    trainer.train_step()
+    after_d, after_g = grads
+    assert all(g.abs().sum() > 0 for g in after_d[:2])
+    assert all(torch.equal(a, b) for a, b in zip(after_d, after_g))  # the G phase added nothing to D's
+
+
+def test_mean_logs_divides_by_steps_seen_and_r1_by_its_own_steps():
+    acc: dict = {}
+    accumulate(acc, {"loss_g": torch.tensor(1.0), "loss_d": torch.tensor(2.0), "r1": torch.tensor(0.5)})
+    accumulate(acc, {"loss_g": torch.tensor(3.0), "loss_d": torch.tensor(4.0)})
+    assert mean_logs(acc) == {"loss_g": 2.0, "loss_d": 3.0, "r1": 0.5}
+    assert math.isnan(mean_logs({"loss_g": torch.tensor(1.0), "loss_g_n": 1, "loss_d": torch.tensor(1.0),
+                                 "loss_d_n": 1})["r1"])
+
+
+def test_logged_loss_after_resume_is_the_mean_of_the_steps_run(tmp_path):
+    first = _trainer(tmp_path, steps=5)
+    first.run()  # stops between logs, at step 5
+    resumed = Trainer.resume(TrainConfig(steps=10, sample_every=10 ** 9, save_every=10 ** 9), first.data, tmp_path,
+                             "cpu")
+    per_step = []
+    step = resumed.train_step
+
+    def recorded():
+        logs = step()
+        per_step.append(float(logs["loss_g"]))
+        return logs
+
+    resumed.train_step = recorded
+    resumed.run()
+    assert resumed.history["step"] == [10] and len(per_step) == 5
+    assert resumed.history["loss_g"][0] == pytest.approx(sum(per_step) / 5)
+
+
+def test_r1_is_logged(image_folder, tmp_path):
+    assert train.main(["--data", str(image_folder), "--out", str(tmp_path), *TINY_TRAIN, "--steps", "20"]) == 0
+    r1 = load_train_state(tmp_path / "train_state.pt")["history"]["r1"]
+    assert len(r1) == 2 and all(math.isfinite(v) and v > 0 for v in r1)  # R1 ran at steps 0 and 16
+
+
+def test_resume_applies_changed_flags_and_logs_them(image_folder, tmp_path, caplog):
+    out = str(tmp_path / "run")
+    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--steps", "2"]) == 0
+    with caplog.at_level(logging.WARNING):
+        assert train.main(["--data", str(image_folder), "--out", out, *NO_BATCH, "--resume", "--steps", "3",
+                           "--batch", "4", "--lr", "0.001", "--no-hflip"]) == 0
+    state = load_train_state(tmp_path / "run" / "train_state.pt")
+    assert state["train_config"]["batch"] == 4 and state["nimg"] == 2 * 8 + 4
+    assert state["train_config"]["lr"] == 0.001 and state["train_config"]["hflip"] is False
+    assert all(group["lr"] == 0.001 for group in state["opt_g"]["param_groups"])
+    assert "batch 8 -> 4" in caplog.text and "lr 0.002 -> 0.001" in caplog.text
+
+
+def test_resume_stream_uses_the_runs_batch(image_folder, tmp_path):
+    out = str(tmp_path / "run")
+    stream = ["--stream", "--workers", "0"]
+    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--steps", "1", *stream]) == 0
+    # no --batch: the stream must deliver the run's 8, not the default 32
+    assert train.main(["--data", str(image_folder), "--out", out, *NO_BATCH, "--resume", "--steps", "2", *stream]) == 0
+    assert load_train_state(tmp_path / "run" / "train_state.pt")["nimg"] == 16
+
+
+def test_resume_of_conditional_model_with_stream_is_refused(tmp_path):
+    from gan_core.streaming import StreamSet
+
+    images = torch.randint(0, 256, (16, 1, 16, 16), dtype=torch.uint8)
+    data = ImageSet(images, torch.arange(16) % 10, "digits")
+    Trainer(tiny_config(num_classes=10, img_channels=1), TrainConfig(batch=8), data, tmp_path, "cpu").save()
+    stream = StreamSet("digits", 16, iter([images[:8]]))
+    with pytest.raises(ValueError, match="class-conditional and --stream carries no labels"):
+        Trainer.resume(TrainConfig(), stream, tmp_path, "cpu")
+
+
+def test_non_finite_loss_stops_the_run(tmp_path):
+    trainer = _trainer(tmp_path, steps=50)
+    step = trainer.train_step
+
+    def poisoned():
+        logs = step()
+        return logs | {"loss_d": logs["loss_d"] * math.nan} if trainer.step > 3 else logs
+
+    trainer.train_step = poisoned
+    trainer.run(log_every=5)
+    assert trainer.step == 5  # stopped at the first log that saw the NaN, not at 50
+    assert load_train_state(tmp_path / "train_state.pt")["step"] == 5  # weights were finite: saved
+
+
+def test_sanitize_gradients_zeroes_nan_and_clamps_inf():
+    layer = torch.nn.Linear(2, 1)
+    layer.weight.grad = torch.tensor([[math.nan, math.inf]])
+    layer.bias.grad = torch.tensor([1.5])
+    sanitize_gradients(layer)
+    assert layer.weight.grad[0, 0] == 0 and math.isfinite(layer.weight.grad[0, 1]) and layer.bias.grad[0] == 1.5
+
+
+def test_timelapse_keeps_the_newest_frames(tmp_path):
+    report = Reporter(tmp_path, "t", total=1, initial=0, enabled=False)
+    for step in range(GIF_FRAMES + 5):
+        report.samples(torch.full((4, 3, 8, 8), -1 + 2 * step / (GIF_FRAMES + 5)), step)
+    frames = iio.imread(tmp_path / "samples" / "progress.gif", index=None)
+    assert frames.shape[0] == GIF_FRAMES
+    assert frames[0].mean() > 0 and frames[-1].mean() > frames[0].mean()  # starts at step 5, brightest last
+
+
+def test_amp_setting():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert use_amp("on", cpu) and not use_amp("off", cuda) and use_amp("auto", cuda)
+    assert use_amp(True, cuda) and not use_amp(False, cuda)  # states saved before the setting was a string
+    with pytest.raises(ValueError, match="amp must be one of"):
+        use_amp("fast", cpu)
