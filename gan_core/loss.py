@@ -18,34 +18,51 @@ def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return grad.float().square().sum(dim=(1, 2, 3)).mean()
 
 
+CRITICS = ("residual", "projected", "both")
+
+
 class AdversarialLoss:
-    """Non-saturating logistic loss on DiffAugmented inputs, with lazy R1 (gamma/2 * every, on every `every`th step)."""
+    """The sum over D's critics: the residual D with the non-saturating logistic loss and lazy R1
+    (gamma/2 * every, on every `every`th step), the projected D with the hinge loss on its patch logits.
+
+    `D` is the residual discriminator itself, or an nn.ModuleDict of "residual" and / or "projected" ones.
+    """
 
     def __init__(self, D: nn.Module, policy: list[str], r1_gamma: float, r1_every: int, fmt: Formatter) -> None:
         self.D, self.policy, self.r1_gamma, self.r1_every, self.fmt = D, policy, r1_gamma, r1_every, fmt
+        self.critics = dict(D.items()) if isinstance(D, nn.ModuleDict) else {"residual": D}
 
-    def logits(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        """D's fp32 logits for augmented images (the same policy for real and fake, drawn per sample)."""
-        return self.D(self.fmt(diff_augment(img, self.policy)), c).float()
+    def logits(self, critic: str, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """A critic's fp32 logits for augmented images (the same policy for real and fake, drawn per sample)."""
+        return self.critics[critic](self.fmt(diff_augment(img, self.policy)), c).float()
 
     def wants_r1(self, step: int) -> bool:
-        return self.r1_gamma > 0 and step % self.r1_every == 0
+        return "residual" in self.critics and self.r1_gamma > 0 and step % self.r1_every == 0
 
     def d_phase(self, real: torch.Tensor, c_real: torch.Tensor | None, fake: torch.Tensor,
                 c_fake: torch.Tensor | None, with_r1: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's loss (softplus(D(fake)) + softplus(-D(real)), plus the lazy R1 term) and the raw R1 value or None."""
-        real = real.detach().requires_grad_(with_r1)
-        d_real = self.logits(real, c_real)
-        loss = F.softplus(self.logits(fake.detach(), c_fake)).mean() + F.softplus(-d_real).mean()
-        if not with_r1:
-            return loss, None
-        r1 = r1_penalty(d_real, real)
-        return loss + r1 * (self.r1_gamma / 2) * self.r1_every, r1
+        """D's loss over its critics (plus the lazy R1 term) and the raw R1 value, or None when R1 did not run."""
+        loss, r1, fake = torch.zeros((), device=real.device), None, fake.detach()
+        for name in self.critics:
+            if name == "projected":
+                loss = loss + F.relu(1 - self.logits(name, real, c_real)).mean() \
+                    + F.relu(1 + self.logits(name, fake, c_fake)).mean()
+                continue
+            x = real.detach().requires_grad_(with_r1)
+            d_real = self.logits(name, x, c_real)
+            loss = loss + F.softplus(self.logits(name, fake, c_fake)).mean() + F.softplus(-d_real).mean()
+            if with_r1:
+                r1 = r1_penalty(d_real, x)
+                loss = loss + r1 * (self.r1_gamma / 2) * self.r1_every
+        return loss, r1
 
     def g_phase(self, fake: torch.Tensor, c_fake: torch.Tensor | None) -> torch.Tensor:
-        """G's non-saturating loss softplus(-D(G(z))); D's weights are frozen so only G gets gradients."""
+        """G's loss through every critic (softplus(-D) residual, -D projected); D's weights get no gradient.
+
+        requires_grad is read when the graph is built, so switching it back on before backward is safe."""
         self.D.requires_grad_(False)
         try:
-            return F.softplus(-self.logits(fake, c_fake)).mean()
+            return sum((-self.logits(name, fake, c_fake).mean() if name == "projected"
+                        else F.softplus(-self.logits(name, fake, c_fake)).mean()) for name in self.critics)
         finally:
             self.D.requires_grad_(True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .augment import parse_policy
@@ -28,7 +29,8 @@ from .distributed import Dist, average, average_gradients, broadcast_buffers, sa
 from .loss import AdversarialLoss
 from .modelcard import model_card
 from .reporting import Reporter
-from .models import ModelConfig, build_discriminator, build_generator
+from .loss import CRITICS
+from .models import ModelConfig, build_discriminator, build_generator, build_projected_discriminator
 from .sampling import zs_from_seeds
 from .tracking import BestTracker
 
@@ -71,12 +73,16 @@ class TrainConfig:
     seed: int = 0
     amp: str = "auto"  # bf16 autocast: "on", "off", or "auto" (on for CUDA and CPUs with native bf16)
     channels_last: bool = True
+    d: str = "residual"  # discriminator: our residual D, the projected one (frozen EfficientNet-lite0), or both
+    d_resolution: int = 128  # the projected D's input size (images are resized up to it)
+    d_lr: float | None = None  # the projected D's learning rate (default: lr / 10, projected-gan's balance)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_recipe(self, arch: str) -> "TrainConfig":
         """Fill unset fields from the arch's recipe."""
         filled = {k: v for k, v in RECIPES[arch].items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **filled)
+        cfg = dataclasses.replace(self, **filled)
+        return cfg if cfg.d_lr is not None else dataclasses.replace(cfg, d_lr=cfg.lr / 10)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -125,6 +131,28 @@ def mean_logs(acc: dict[str, torch.Tensor]) -> dict[str, float]:
     return {key: float(acc[key]) / acc[f"{key}_n"] if key in acc else math.nan for key in LOGGED}
 
 
+def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
+    """The residual D alone (as every earlier run), or a ModuleDict of the projected D and / or the residual one."""
+    if cfg.d not in CRITICS:
+        raise ValueError(f"--d must be one of {', '.join(CRITICS)}, got {cfg.d!r}")
+    if cfg.d == "residual":
+        return build_discriminator(mcfg)
+    if mcfg.arch != "style":
+        raise ValueError(f"--d {cfg.d} works with the style arch only, not {mcfg.arch!r}")
+    critics = {"projected": build_projected_discriminator(mcfg, cfg.d_resolution)}
+    if cfg.d == "both":
+        critics["residual"] = build_discriminator(mcfg)
+    return nn.ModuleDict(critics)
+
+
+def critic_param_groups(D: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Adam parameter groups: the projected D's heads learn at d_lr, everything else at lr."""
+    if not isinstance(D, nn.ModuleDict):
+        return [{"params": list(D.parameters()), "lr": cfg.lr}]
+    return [{"params": list(m.parameters()), "lr": cfg.d_lr if name == "projected" else cfg.lr}
+            for name, m in D.items()]
+
+
 class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite: the run stops rather than train on garbage."""
 
@@ -142,14 +170,14 @@ class Trainer:
         self.local_batch = cfg.batch // dist.world
         torch.manual_seed(self.cfg.seed)  # same initial weights on every rank
         self.G = build_generator(model_cfg).to(self.device)
-        self.D = build_discriminator(model_cfg).to(self.device)
+        self.D = build_critics(model_cfg, self.cfg).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if self.cfg.channels_last:
             for m in (self.G, self.D, self.G_ema):
                 m.to(memory_format=torch.channels_last)
         # foreach: a handful of multi-tensor ops per step instead of ~12 per parameter (the CPU default)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas, foreach=True)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=self.cfg.betas, foreach=True)
+        self.opt_d = torch.optim.Adam(critic_param_groups(self.D, self.cfg), betas=self.cfg.betas, foreach=True)
         if self.cfg.r1_gamma < 0:
             self.cfg.r1_gamma = 0.0002 * model_cfg.resolution ** 2 / self.cfg.batch
         self.loss = AdversarialLoss(self.D, parse_policy(self.cfg.augment), self.cfg.r1_gamma, self.cfg.r1_every,
@@ -225,8 +253,9 @@ class Trainer:
             mcfg.noise = noise
         trainer = cls(mcfg, cfg, data, out, device, dist)
         trainer.load_state_dict(load_train_state(Path(out) / STATE_FILE))
-        for group in trainer.opt_g.param_groups + trainer.opt_d.param_groups:
-            group["lr"] = trainer.cfg.lr  # the saved optimiser state carries the old rate
+        for group, fresh in zip(trainer.opt_g.param_groups + trainer.opt_d.param_groups,
+                                [{"lr": trainer.cfg.lr}] + critic_param_groups(trainer.D, trainer.cfg)):
+            group["lr"] = fresh["lr"]  # the saved optimiser state carries the old rates
         return trainer
 
     def warm_start(self, G: torch.nn.Module, source: str) -> None:

@@ -10,7 +10,7 @@ import torch
 
 import train
 from conftest import TINY_TRAIN, tiny_config
-from gan_core.checkpoint import load_train_state
+from gan_core.checkpoint import load_generator, load_train_state
 from gan_core.data import ImageSet
 from gan_core.distributed import sanitize_gradients
 from gan_core.loss import r1_penalty
@@ -163,3 +163,22 @@ def test_amp_setting():
     assert use_amp(True, cuda) and not use_amp(False, cuda)  # states saved before the setting was a string
     with pytest.raises(ValueError, match="amp must be one of"):
         use_amp("fast", cpu)
+
+
+@pytest.mark.parametrize("critic", ["projected", "both"])
+def test_projected_and_dual_discriminators_train_and_export(image_folder, tmp_path, critic):
+    out, ck = tmp_path / "run", tmp_path / "ck"
+    assert train.main(["--data", str(image_folder), "--out", str(out), *TINY_TRAIN, "--steps", "20", "--d", critic,
+                       "--d-resolution", "64", "--export", str(ck)]) == 0
+    state = load_train_state(out / "train_state.pt")
+    assert state["step"] == 20 and state["train_config"]["d"] == critic
+    assert state["train_config"]["d_lr"] == pytest.approx(0.0002)
+    heads = [k for k in state["D"] if k.startswith("projected.heads")]
+    assert heads and ("residual.fromrgb.weight" in state["D"]) == (critic == "both")
+    frozen = [k for k in state["D"] if "features.stem" in k]
+    assert not frozen  # the pretrained network comes from its wheel, not from our state
+    G, _ = load_generator(ck)
+    assert torch.isfinite(G(torch.randn(2, G.z_dim))).all()
+    resumed = Trainer.resume(TrainConfig(steps=21), ImageSet(torch.zeros(8, 3, 16, 16, dtype=torch.uint8), None, "z"),
+                             out, "cpu")
+    assert resumed.opt_d.param_groups[0]["lr"] == pytest.approx(0.0002)  # the projected heads' own rate
