@@ -1,6 +1,7 @@
 """Save and load generators: model.safetensors + config.json + README.md model card; atomic, durable writes."""
 from __future__ import annotations
 
+import copy
 import ctypes
 import errno
 import glob
@@ -172,6 +173,17 @@ def save_generator(G: nn.Module, folder: str | Path, meta: dict[str, Any], card:
         files[CARD] = lambda tmp: Path(tmp).write_text(card)
     atomic_write_folder(folder, files)
     return folder
+
+
+def export_generator(G: nn.Module, folder: str | Path, meta: dict[str, Any],
+                     weights: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write a CPU copy of G (with `weights` loaded instead, e.g. a best evaluation's) + config + model card."""
+    from .modelcard import model_card
+
+    G = copy.deepcopy(G).to("cpu", memory_format=torch.contiguous_format)
+    if weights is not None:
+        G.load_state_dict(weights)
+    return save_generator(G, folder, meta, model_card(Path(folder).name, G.cfg.to_dict(), meta))
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:

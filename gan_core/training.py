@@ -22,12 +22,11 @@ from torch import nn
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .augment import parse_policy
-from .checkpoint import load_train_state, remove_stale_temps, save_generator, save_train_state
+from .checkpoint import export_generator, load_train_state, remove_stale_temps, save_train_state
 from .data import ImageSet
 from .streaming import StreamSet
 from .distributed import Dist, average, average_gradients, broadcast_buffers, sanitize_gradients
 from .loss import AdversarialLoss
-from .modelcard import model_card
 from .reporting import Reporter
 from .loss import CRITICS
 from .models import ModelConfig, build_discriminator, build_generator, build_projected_discriminator
@@ -270,10 +269,8 @@ class Trainer:
 
     def export(self, folder: str | Path) -> Path:
         """Write the EMA generator (the best-FID one when evaluating) as an app-loadable checkpoint + card."""
-        G = copy.deepcopy(self.G_ema).to("cpu", memory_format=torch.contiguous_format)
         step, nimg, seconds, extra, best = self.step, self.nimg, self.train_seconds, {}, self.tracker.best
         if best:
-            G.load_state_dict(best["G_ema"])
             step, nimg, seconds = best["step"], best["nimg"], best["train_seconds"]
             extra = {k: v for k, v in best.items() if k not in ("step", "nimg", "train_seconds", "G_ema")} | {
                 "fid_n": self.cfg.eval_n, "fid_real": self.data.source}
@@ -283,7 +280,7 @@ class Trainer:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "torch": torch.__version__, "train_config": dataclasses.asdict(self.cfg), **extra,
         }
-        return save_generator(G, folder, meta, model_card(Path(folder).name, self.mcfg.to_dict(), meta))
+        return export_generator(self.G_ema, folder, meta, best.get("G_ema"))
 
     # ----- one step -----
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:

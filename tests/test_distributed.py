@@ -39,6 +39,39 @@ def test_two_processes_stay_identical_and_resume_alone(tmp_path):
     assert load_train_state(out / "train_state.pt")["step"] == 6
 
 
+def test_two_processes_give_the_one_process_gradients_of_the_global_batch(tmp_path):
+    import torch
+
+    sys.path.insert(0, str(HERE))
+    from ddp_grad_worker import loss_of, model_and_batch
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(free_port()), str(HERE / "ddp_grad_worker.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model, x = model_and_batch()
+    loss_of(model, x).backward()
+    for rank in (0, 1):
+        grads = torch.load(tmp_path / f"grads-rank{rank}.pt", weights_only=True)
+        for got, want in zip(grads, (p.grad for p in model.parameters())):
+            torch.testing.assert_close(got, want)
+
+
+def test_process_group_waits_long_enough_for_an_evaluation(monkeypatch):
+    import torch
+
+    from gan_core import distributed
+
+    seen = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda backend, timeout: seen.update(timeout=timeout))
+    monkeypatch.setattr(distributed.dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(distributed.dist, "get_world_size", lambda: 2)
+    assert distributed.init_from_env(torch.device("cpu"))[0].rank == 1
+    assert seen["timeout"].total_seconds() >= 3600  # torch's default is 30 minutes; a CPU FID can take longer
+
+
 def test_throughput_benchmark_prints_three_rows(tmp_path, capsys):
     sys.path.insert(0, str(HERE.parent / "benchmarks"))
     import distributed as bench
