@@ -12,17 +12,22 @@ import torch
 
 from .checkpoint import CARD, CONFIG, CheckpointError, atomic_write_text, load_generator, read_config
 from .data import DataError
-from .metrics import MetricsError, evaluate_generator
+from .metrics import PR_K, MetricsError, evaluate_generator
 from .modelcard import model_card
 
 
 def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: str | None = None) -> None:
-    """Put fid/kid (and a note, if given) into config.json's meta and regenerate README.md, both atomically."""
+    """Put the scores (and a note, if given) into config.json's meta and regenerate README.md, both atomically."""
     folder = Path(folder)
     config = read_config(folder)
     meta = config.setdefault("meta", {})
     meta.update(fid=round(scores["fid"], 2), kid=round(scores["kid"], 5), kid_std=round(scores["kid_std"], 5),
+                precision=round(scores["precision"], 4), recall=round(scores["recall"], 4),
                 fid_n=scores["n"], fid_real=real)
+    if "digit_accuracy" in scores:
+        meta["digit_accuracy"] = round(scores["digit_accuracy"], 4)
+    else:
+        meta.pop("digit_accuracy", None)  # never leave one from an earlier evaluation beside these scores
     if note is not None:
         meta["notes"] = note
     atomic_write_text(folder / CONFIG, json.dumps(config, indent=2) + "\n")
@@ -41,11 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=1000, help="images per KID subset (capped at n/2)")
     p.add_argument("--cache-dir", default=None, help="where real-set features are cached (default ~/.cache/gan-studio/fid)")
-    p.add_argument("--write-card", action="store_true", help="store fid/kid in config.json meta and regenerate README.md")
+    p.add_argument("--write-card", action="store_true", help="store the scores in config.json meta and regenerate README.md")
     p.add_argument("--note", default=None, help="with --write-card: the card's Notes section (how it was made, caveats)")
     args = p.parse_args(argv)
-    if args.n < 2:
-        p.error("--n must be at least 2")
+    if args.n <= PR_K:
+        p.error(f"--n must be at least {PR_K + 1}")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -69,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.model} vs {real}, n={scores['n']} generated / {scores['n_real']} real, psi={args.psi}")
     print(f"FID: {scores['fid']:.2f}")
     print(f"KID: {scores['kid']:.5f} ± {scores['kid_std']:.5f}")
+    print(f"Precision: {scores['precision']:.4f}, recall: {scores['recall']:.4f} (k={PR_K})")
+    if "digit_accuracy" in scores:
+        print(f"Digit accuracy: {scores['digit_accuracy']:.2%} read as the asked digit")
     print(f"({time.time() - t0:.0f} s)")
     if args.write_card:
         write_scores(args.model, scores, real, args.note)
-        print(f"wrote fid/kid to {Path(args.model) / CONFIG} and {Path(args.model) / CARD}")
+        print(f"wrote the scores to {Path(args.model) / CONFIG} and {Path(args.model) / CARD}")
     return 0
 
 

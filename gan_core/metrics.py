@@ -16,7 +16,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -32,6 +32,8 @@ INCEPTION_SIZE = 299
 FEATURES_TAG = "tfinc2015"  # part of every cache file name: change it if the preprocessing ever changes
 CACHE_DIR = Path(os.environ.get("GAN_STUDIO_CACHE", Path.home() / ".cache" / "gan-studio")) / "fid"
 REAL_SUBSET_SEED = 0
+PR_K = 3  # neighbours of the precision/recall manifolds, as in Kynkaanniemi et al. 2019
+PR_BATCH = 1000  # rows per distance block: 1000 x 5000 float32 = 20 MB
 # CPU backend: "auto" runs an ONNX export of the same network in onnxruntime when `onnxruntime` and `onnx`
 # are installed (1.3-2.5x faster on 1-2 busy cores, features equal to 1e-5), else TorchScript; or "torch"/"onnx".
 BACKEND = os.environ.get("GAN_STUDIO_FID_BACKEND", "auto")
@@ -210,6 +212,47 @@ def kid_from_features(a: np.ndarray, b: np.ndarray, subsets: int = 100, subset_s
     return float(vals.mean()), float(vals.std())
 
 
+def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances [len(a), len(b)] as |a|^2 + |b|^2 - 2 a.b, clamped at 0."""
+    return (a.square().sum(1, keepdim=True) + b.square().sum(1) - 2 * a @ b.T).clamp_min_(0)
+
+
+def knn_radii(feats: torch.Tensor, k: int = PR_K, batch: int = PR_BATCH) -> torch.Tensor:
+    """Squared distance from each row to its k-th nearest other row, `batch` rows at a time."""
+    radii = torch.empty(len(feats))
+    for i in range(0, len(feats), batch):
+        d = _sq_dists(feats[i:i + batch], feats)
+        rows = torch.arange(len(d))
+        d[rows, rows + i] = math.inf  # a row is not its own neighbour
+        radii[i:i + batch] = d.kthvalue(k, dim=1).values
+    return radii
+
+
+def manifold_share(manifold: torch.Tensor, radii: torch.Tensor, queries: torch.Tensor,
+                   batch: int = PR_BATCH) -> float:
+    """Share of query rows inside the union of balls around the manifold rows (squared radii)."""
+    inside = sum(int((_sq_dists(queries[i:i + batch], manifold) <= radii).any(1).sum())
+                 for i in range(0, len(queries), batch))
+    return inside / len(queries)
+
+
+def precision_recall(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = PR_K,
+                     batch: int = PR_BATCH) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) of fake against real features -> (precision, recall).
+
+    Each set's manifold is the union of balls reaching each sample's k-th nearest neighbour; precision is the share
+    of fakes inside the real manifold, recall the share of reals inside the fake one. Memory: batch x N floats."""
+    real, fake = (torch.from_numpy(_as_features(x, name).astype(np.float32)) for x, name in
+                  ((real_feats, "real_feats"), (fake_feats, "fake_feats")))
+    if real.shape[1] != fake.shape[1]:
+        raise MetricsError(f"feature sizes differ: {real.shape[1]} vs {fake.shape[1]}")
+    if not 1 <= k < min(len(real), len(fake)):
+        raise MetricsError(f"precision/recall with k={k} need more than {k} samples in each set")
+    precision = manifold_share(real, knn_radii(real, k, batch), fake, batch)
+    recall = manifold_share(fake, knn_radii(fake, k, batch), real, batch)
+    return precision, recall
+
+
 def _cache_file(source: str, resolution: int, channels: int, n: int, cache_dir: Path) -> Path:
     """One .npy per data set + resolution + channels + n; the key also covers the file's size and mtime."""
     from .data import resolve_source
@@ -254,20 +297,28 @@ def real_stats(source: str, resolution: int, channels: int, n: int, batch: int =
     return feats
 
 
-def generated_features(G: torch.nn.Module, n: int, psi: float = 1.0, batch: int = 50,
-                       device: str | torch.device | None = None, progress: Progress | None = None) -> np.ndarray:
-    """Features of the images of seeds 0..n-1 (class s % num_classes for conditional models)."""
-    from .sampling import generate, to_uint8
+def generated_images(G: torch.nn.Module, n: int, psi: float = 1.0,
+                     batch: int = 50) -> Iterator[tuple[list[int] | None, torch.Tensor]]:
+    """Images [B, C, H, W] in [-1, 1] of seeds 0..n-1, `batch` at a time, with their classes (seed % num_classes)."""
+    from .sampling import generate
 
     num_classes = int(getattr(G, "num_classes", 0) or 0)
-    out = []
     for i in range(0, n, batch):
         seeds = list(range(i, min(i + batch, n)))
         classes = [s % num_classes for s in seeds] if num_classes else None
-        images = to_uint8(generate(G, seeds, psi, classes)).permute(0, 3, 1, 2)
-        out.append(inception_features(images, batch, device))
+        yield classes, generate(G, seeds, psi, classes)
+
+
+def generated_features(G: torch.nn.Module, n: int, psi: float = 1.0, batch: int = 50,
+                       device: str | torch.device | None = None, progress: Progress | None = None) -> np.ndarray:
+    """Features of the images of seeds 0..n-1 (class s % num_classes for conditional models)."""
+    from .sampling import to_uint8
+
+    out: list[np.ndarray] = []
+    for _, images in generated_images(G, n, psi, batch):
+        out.append(inception_features(to_uint8(images).permute(0, 3, 1, 2), batch, device))
         if progress is not None:
-            progress(seeds[-1] + 1, n)
+            progress(sum(map(len, out)), n)
     return np.concatenate(out)
 
 
@@ -275,13 +326,21 @@ def evaluate_generator(G: torch.nn.Module, real_source: str, n: int = 5000, psi:
                        device: str | torch.device | None = None, kid_subsets: int = 100,
                        kid_subset_size: int = 1000, cache_dir: str | Path | None = None,
                        progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """FID and KID of G's first n seeds against n real images at G's resolution and channels.
+    """FID, KID, precision and recall of G's first n seeds against n real images at G's resolution and channels,
+    plus digit accuracy for 10-class greyscale models scored against MNIST.
 
     KID subsets hold at most half the samples, so that they differ and the reported std means something."""
-    if n < 2:
-        raise MetricsError("n must be at least 2")
+    from .digits import digit_accuracy, is_digit_model
+
+    if n <= PR_K:
+        raise MetricsError(f"n must be at least {PR_K + 1} (precision/recall use {PR_K} nearest neighbours)")
     real = real_stats(real_source, G.cfg.resolution, G.cfg.img_channels, n, batch, device, cache_dir,
                       (lambda d, t: progress("real", d, t)) if progress else None)
     fake = generated_features(G, n, psi, batch, device, (lambda d, t: progress("generated", d, t)) if progress else None)
     kid, kid_std = kid_from_features(fake, real, kid_subsets, min(kid_subset_size, max(2, n // 2)))
-    return dict(fid=fid_from_features(fake, real), kid=kid, kid_std=kid_std, n=len(fake), n_real=len(real))
+    precision, recall = precision_recall(real, fake)
+    scores = dict(fid=fid_from_features(fake, real), kid=kid, kid_std=kid_std, precision=precision, recall=recall,
+                  n=len(fake), n_real=len(real))
+    if is_digit_model(G, real_source):
+        scores["digit_accuracy"] = digit_accuracy(G, n, psi, batch)
+    return scores

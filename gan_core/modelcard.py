@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .metrics import PR_K
+
 DATA_TERMS = {
     "mnist": "MNIST (LeCun, Cortes & Burges), 60,000 training digits; commonly used under CC BY-SA 3.0.",
     "anime": "A de-duplicated subset of the Kaggle \"Anime Face Dataset\" (getchu.com character crops), "
@@ -44,6 +46,12 @@ def model_card(name: str, model: dict[str, Any], meta: dict[str, Any]) -> str:
     if "fid" in meta:
         against = f" (n={meta['fid_n']} generated vs real `{meta.get('fid_real')}`)" if "fid_n" in meta else ""
         lines.append(f"- FID: {meta['fid']}, KID: {meta.get('kid')} ± {meta.get('kid_std')}{against}")
+    if "precision" in meta:
+        lines.append(f"- Precision: {meta['precision']}, recall: {meta.get('recall')} (Kynkäänniemi et al. 2019, "
+                     f"k={PR_K}, on the FID samples' Inception features)")
+    if "digit_accuracy" in meta:
+        lines.append(f"- Digit accuracy: {meta['digit_accuracy']:.1%} of the same samples read as the asked digit by "
+                     "the project's MNIST classifier (`gan_core/digits.py`)")
     if meta.get("notes"):
         lines += ["", "## Notes", str(meta["notes"])]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""FID / KID on known cases: a set against itself, real against noise, the reference resize and maths."""
+"""FID / KID / precision-recall on known cases: a set against itself, real against noise, the reference resize and maths."""
 from __future__ import annotations
 
 import importlib.util
@@ -89,10 +89,59 @@ def test_kid_same_distribution_near_zero_and_clamps_subset():
     rng = np.random.default_rng(2)
     a, b = rng.standard_normal((60, 32)), rng.standard_normal((50, 32))
     mean, std = metrics.kid_from_features(a, b, subsets=20, subset_size=1000)  # clamped to 50
-    assert abs(mean) < 0.05 and std >= 0
+    assert abs(mean) < 0.05 and std > 0  # subsets of 50 out of 60 differ
     far, _ = metrics.kid_from_features(a, b + 2, subsets=20, subset_size=1000)
     assert far > 1.0
     assert metrics.kid_from_features(a, b, subsets=5, seed=3) == metrics.kid_from_features(a, b, subsets=5, seed=3)
+
+
+def _pr_brute_force(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    """Precision/recall straight from the definition, one float64 distance at a time."""
+    def radius(x: np.ndarray, i: int) -> float:
+        return sorted(np.linalg.norm(x[i] - x[j]) for j in range(len(x)) if j != i)[k - 1]
+
+    def share(manifold: np.ndarray, queries: np.ndarray) -> float:
+        radii = [radius(manifold, i) for i in range(len(manifold))]
+        return np.mean([any(np.linalg.norm(q - m) <= r for m, r in zip(manifold, radii)) for q in queries])
+
+    return share(real, fake), share(fake, real)
+
+
+def _blobs(rng: np.random.Generator, n: int, centre: float, dim: int = 2) -> np.ndarray:
+    return rng.standard_normal((n, dim)) + centre
+
+
+def test_precision_recall_identical_sets_are_one():
+    feats = _blobs(np.random.default_rng(3), 300, 0.0, dim=64)
+    assert metrics.precision_recall(feats, feats) == (1.0, 1.0)
+
+
+def test_precision_recall_separated_clusters_are_zero():
+    rng = np.random.default_rng(4)
+    assert metrics.precision_recall(_blobs(rng, 200, 0.0), _blobs(rng, 200, 50.0)) == (0.0, 0.0)
+
+
+def test_precision_recall_half_the_modes():
+    rng = np.random.default_rng(5)
+    real = np.concatenate([_blobs(rng, 500, 0.0), _blobs(rng, 500, 50.0)])
+    precision, recall = metrics.precision_recall(real, _blobs(rng, 500, 0.0))
+    assert precision > 0.95  # every fake lies on a real mode ...
+    assert 0.45 < recall <= 0.5  # ... but only the reals of that one mode are covered
+
+
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+def test_precision_recall_batched_equals_brute_force(batch):
+    rng = np.random.default_rng(6)
+    real, fake = rng.standard_normal((40, 5)), rng.standard_normal((30, 5)) * 1.3 + 0.4
+    expected = _pr_brute_force(real, fake, k=3)
+    assert 0 < expected[0] < 1 and 0 < expected[1] < 1  # a case where the manifolds partly overlap
+    assert metrics.precision_recall(real, fake, k=3, batch=batch) == expected
+
+
+def test_precision_recall_needs_more_than_k_samples():
+    feats = np.zeros((3, 4))
+    with pytest.raises(metrics.MetricsError, match="more than 3 samples"):
+        metrics.precision_recall(feats, feats, k=3)
 
 
 def test_missing_package_has_clear_error(monkeypatch):
@@ -179,15 +228,18 @@ def test_evaluate_cli_writes_card(tmp_path, monkeypatch, real_images, capsys):
     G = build_generator(cfg).eval()
     folder = tmp_path / "tiny"
     save_generator(G, folder, {"dataset": "celeba", "num_images": 4}, card="old card\n")
-    rc = evaluate.main(["--model", str(folder), "--n", "3", "--kid-subsets", "4",
+    rc = evaluate.main(["--model", str(folder), "--n", "4", "--kid-subsets", "4",
                         "--cache-dir", str(tmp_path / "cache"), "--write-card", "--note", "Resumed twice."])
     out = capsys.readouterr().out
-    assert rc == 0 and "FID:" in out and "KID:" in out
+    assert rc == 0 and "FID:" in out and "KID:" in out and "Precision:" in out
+    assert "Digit accuracy" not in out  # 3 classes against CelebA: not a digit model
     assert calls == [("celeba", 8, 1)]  # real set from config meta, at G's resolution and channels
     meta = read_config(folder)["meta"]
-    assert meta["fid"] > 0 and "kid" in meta and meta["fid_n"] == 3 and meta["num_images"] == 4
+    assert meta["fid"] > 0 and "kid" in meta and meta["fid_n"] == 4 and meta["num_images"] == 4
     assert meta["kid_std"] > 0  # subsets are capped at n/2, so they differ
+    assert 0 <= meta["precision"] <= 1 and 0 <= meta["recall"] <= 1 and "digit_accuracy" not in meta
     card = (folder / "README.md").read_text()
     assert f"- FID: {meta['fid']}" in card and "old card" not in card
+    assert f"- Precision: {meta['precision']}, recall: {meta['recall']}" in card
     assert meta["notes"] == "Resumed twice." and card.endswith("## Notes\nResumed twice.\n")
     json.loads((folder / "config.json").read_text())
