@@ -4,20 +4,21 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: runs offline
 
 import gradio as gr  # noqa: E402
 
 from gan_core.checkpoint import CheckpointError  # noqa: E402
-from gan_core.directions import GROUPS, SPAN  # noqa: E402
-from gan_core.recipe import Recipe  # noqa: E402
-from gan_core.studio import INTERPOLATION_MODES, LAYER_PRESETS, STRIP_FRAMES, TOP_K, Studio, mix_layers  # noqa: E402
-from gan_core.validation import FRAMES_RANGE, MAX_GRID_SIDE, MAX_IMAGES, PSI_RANGE, InvalidInput  # noqa: E402
+from gan_core.directions import SPAN  # noqa: E402
+from gan_core.recipe import KIND_TABLE, Recipe  # noqa: E402
+from gan_core.studio import INTERPOLATION_MODES, STRIP_FRAMES, TOP_K, Studio  # noqa: E402
+from gan_core.validation import (FRAMES_RANGE, MAX_GRID_SIDE, MAX_IMAGES, PSI_RANGE, InvalidInput,  # noqa: E402
+                                 single_seed)
 
 log = logging.getLogger("gan_studio")
 studio = Studio(os.environ.get("GAN_STUDIO_CHECKPOINTS"))
-DIGITS = [str(d) for d in range(10)]
 EDIT_SLIDER = 5.0  # latent-direction sliders span -5..+5 sigma
 # Generating events: raw payloads go to gan_core.validation (whose messages name the field and its range, unlike
 # gradio's own checks), and all share one limit of 2 running at once on the CPU; the rest wait in the queue.
@@ -104,22 +105,42 @@ def on_reproduce(text):
     return reproduced(studio.reproduce(text))
 
 
-def on_classes_change(model):
-    """Show the all-classes grid only for class-conditional models."""
-    try:
-        return gr.update(visible=studio.model(model).num_classes > 0)
-    except (InvalidInput, CheckpointError):
-        return gr.update(visible=False)
-
-
 def on_model_change(model):
-    """Model info line; show the class picker only for conditional models."""
+    """Model info line; the class picker (with the model's classes) and the all-classes grid for conditional models;
+    the style layers its directions can act on."""
     try:
-        m = studio.model(model)
+        m, classes, groups = studio.model(model), studio.classes(model), studio.layer_groups(model)
     except (InvalidInput, CheckpointError) as exc:
-        return f"⚠️ {exc}", gr.update(visible=False)
+        return f"⚠️ {exc}", gr.update(visible=False), gr.update(visible=False), gr.update()
     note = "" if m.is_style else " · style mixing and w-lerp need a style-based model"
-    return m.summary() + note, gr.update(visible=m.num_classes > 0)
+    return (m.summary() + note, gr.update(visible=bool(classes), choices=classes), gr.update(visible=bool(classes)),
+            gr.update(choices=groups))
+
+
+Fill = Callable[[object], dict]  # an argument's value -> the fields that show it, with their values
+Form = dict[str, Fill]  # a Studio method's arguments -> how a tab shows each
+
+
+def field(component: gr.components.Component, shown: Callable[[object], object] = lambda v: v) -> Fill:
+    """An argument shown in one component, as `shown` makes it fit there."""
+    return lambda value: {component: shown(value)}
+
+
+def sliders(components: list[gr.Slider]) -> Fill:
+    """A list of strengths spread over the sliders, zero past its end."""
+    return lambda values: dict(zip(components, [*values, *[0.0] * len(components)]))
+
+
+def no_field(value: object) -> dict:
+    """An argument that no tab field shows."""
+    return {}
+
+
+def link_fields(r: Recipe, shared: Form, forms: dict[str, Form]) -> dict:
+    """The fields a recipe's link fills in: each argument of its kind (recipe.KIND_TABLE) in its tab's form."""
+    kind = KIND_TABLE[r.kind]
+    form = {**shared, **forms[kind.method]}
+    return {c: v for name, value in kind.arguments(r).items() for c, v in form[name](value).items()}
 
 
 def build() -> gr.Blocks:
@@ -130,8 +151,8 @@ def build() -> gr.Blocks:
         with gr.Row():
             model = gr.Dropdown([(label, name) for name, label in labels.items()], value=next(iter(labels)),
                                 label="Model", allow_custom_value=True, scale=2)
-            label = gr.Dropdown(DIGITS, value="0", label="Class (digit)", allow_custom_value=True, visible=False,
-                                scale=1)
+            label = gr.Dropdown([], value="0", label="Class (digit)", allow_custom_value=True, visible=False,
+                                scale=1)  # choices: the model's classes (on_model_change)
             psi = gr.Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = average image)",
                                scale=2)
         info = gr.Markdown()
@@ -174,7 +195,7 @@ def build() -> gr.Blocks:
                 rows = gr.Textbox("1, 2, 3", label=f"Row seeds (at most {MAX_GRID_SIDE})")
                 cols = gr.Textbox("10, 11, 12, 13", label=f"Column seeds (at most {MAX_GRID_SIDE})")
             with gr.Row():
-                layers = gr.Radio(list(LAYER_PRESETS), value="coarse",
+                layers = gr.Radio(list(studio.mix_layers()), value="coarse",
                                   label="Layers taken from the column (coarse = pose/shape, fine = colour/texture)")
                 custom = gr.Textbox("", label="Custom w indices (e.g. 0-3, 6)")
             mix_btn = gr.Button("Mix", variant="primary")
@@ -187,7 +208,8 @@ def build() -> gr.Blocks:
                         "strengths are in standard deviations (σ) of the latent along each direction.")
             with gr.Row():
                 dir_seed = gr.Number(42, label="Seed", precision=0)
-                dir_layers = gr.Radio(list(GROUPS), value="all", label="Style layers the directions act on")
+                dir_layers = gr.Radio(list(studio.layer_groups()), value="all",
+                                      label="Style layers the directions act on")
             edits = [gr.Slider(-EDIT_SLIDER, EDIT_SLIDER, value=0, step=0.25, label=f"Direction {i + 1} (σ)")
                      for i in range(TOP_K)]
             with gr.Row():
@@ -198,10 +220,8 @@ def build() -> gr.Blocks:
             strip_out = gr.Gallery(label="One row per direction", columns=STRIP_FRAMES, format="png")
             dir_recipe = recipe_box()
 
-        model.change(on_model_change, model, [info, label], api_name=False)
-        demo.load(on_model_change, model, [info, label], api_name=False)
         for event in (model.change, demo.load):
-            event(on_classes_change, model, all_group, api_name=False)
+            event(on_model_change, model, [info, label, all_group, dir_layers], api_name=False)
         # a result's recipe goes through a gr.State, which the API leaves out, so the endpoints return what they did
         sample_s, seeds_s, all_s, interp_s, mix_s, dir_s, strip_s = (gr.State() for _ in range(7))
 
@@ -230,6 +250,17 @@ def build() -> gr.Blocks:
         repro_btn.click(on_reproduce, repro_text, [repro_out, repro_files, repro_note], api_name="reproduce",
                         **GENERATE)
 
+        shared, seed_field = {"psi": field(psi), "label": field(label, str)}, field(dir_seed, single_seed)
+        forms = {  # each Studio method's arguments (besides psi and class) in its tab's fields
+            "seeds": {"spec": field(spec)},
+            "all_classes": {"spec": field(spec)},
+            "interpolate": {"spec": field(interp_spec), "frames": field(frames), "mode": field(mode),
+                            "loop": field(loop)},
+            "mix": {"row_spec": field(rows), "col_spec": field(cols), "layers": field(layers), "custom": field(custom)},
+            "directions": {"seed": seed_field, "layers": field(dir_layers), "edits": sliders(edits)},
+            "direction_strip": {"seed": seed_field, "layers": field(dir_layers), "k": no_field, "frames": no_field},
+        }
+
         def on_link(request: gr.Request) -> dict:
             """A link's ?recipe=... (or ?model=anime&seeds=1-4&psi=0.7): fill in its fields, reproduce its result."""
             try:
@@ -238,20 +269,8 @@ def build() -> gr.Blocks:
                 return {repro_box: gr.Accordion(open=True), repro_note: f"⚠️ {exc}"}
             if r is None:  # gradio reads an empty dict as one value for all 24 outputs: name one, unchanged
                 return {repro_note: gr.update()}
-            fields = {model: r.model, psi: r.psi, repro_box: gr.Accordion(open=True), repro_text: r.to_json()}
-            if r.label is not None:
-                fields[label] = str(r.label)
-            if r.kind in ("sample", "seeds", "all_classes"):
-                fields[spec] = r.seeds
-            elif r.kind == "interpolate":
-                fields.update({interp_spec: r.seeds, mode: r.mode or "z-slerp", loop: r.loop})
-                fields.update({frames: r.frames} if r.frames is not None else {})
-            elif r.kind == "mix":
-                fields.update(zip([rows, cols, layers, custom], [r.rows, r.cols, *mix_layers(r.layers)]))
-            else:
-                strengths = (r.edits + [0.0] * TOP_K)[:TOP_K] if r.kind == "directions" else [0.0] * TOP_K
-                fields.update({dir_seed: int(r.seeds) if r.seeds.isdigit() else None, dir_layers: r.layers or "all",
-                               **dict(zip(edits, strengths))})
+            fields = {model: r.model, repro_box: gr.Accordion(open=True), repro_text: r.to_json(),
+                      **link_fields(r, shared, forms)}
             try:
                 out, files, note = reproduced(studio.reproduce(r))
                 return {**fields, repro_out: out, repro_files: files, repro_note: note}

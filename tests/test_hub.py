@@ -3,7 +3,6 @@ on a real Hub cache in huggingface_hub's own layout; train.py --push-to-hub --hu
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 from pathlib import Path
 
@@ -11,6 +10,8 @@ import pytest
 import torch
 from huggingface_hub import scan_cache_dir
 from huggingface_hub.file_download import repo_folder_name
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 import train
 from conftest import ROOT, TINY_TRAIN, make_generator
@@ -136,8 +137,13 @@ def test_push_to_hub_needs_export(capsys):
     assert "--export" in capsys.readouterr().err
 
 
-def test_space_front_matter_pins_the_installed_gradio():
+def test_space_front_matter_pins_a_gradio_that_requirements_txt_allows():
     front = (ROOT / "README.md").read_text().split("---\n")[1]
     fields = dict(line.split(": ", 1) for line in front.strip().splitlines())
     assert fields["sdk"] == "gradio" and fields["app_file"] == "app.py"
-    assert fields["sdk_version"] == importlib.metadata.version("gradio")
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    gradio = [r for r in (Requirement(line.split("#")[0]) for line in lines if line.split("#")[0].strip())
+              if r.name == "gradio"]
+    assert len(gradio) == 1 and gradio[0].specifier, "requirements.txt: pin gradio to a range once"
+    allowed = gradio[0].specifier  # a packaging.specifiers.SpecifierSet
+    assert Version(fields["sdk_version"]) in allowed, f"sdk_version {fields['sdk_version']} is not gradio{allowed}"

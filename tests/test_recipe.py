@@ -1,6 +1,7 @@
 """Recipes: JSON / query / PNG round trips, bit-exact reproduction, checkpoint-mismatch warning, CLI == app."""
 from __future__ import annotations
 
+import inspect
 import json
 import zipfile
 from dataclasses import replace
@@ -12,9 +13,9 @@ from PIL import Image
 
 from conftest import save_tiny_checkpoints
 from gan_core import generate
-from gan_core.recipe import KEY, Recipe, load, seed_spec
-from gan_core.studio import Studio
-from gan_core.validation import InvalidInput
+from gan_core.recipe import KEY, KIND_TABLE, KINDS, Recipe, load
+from gan_core.studio import DEFAULT_FRAMES, STRIP_FRAMES, TOP_K, Studio
+from gan_core.validation import InvalidInput, seed_spec
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,9 @@ def each_kind(studio: Studio):
 
 def test_recipe_round_trip_is_bit_exact_for_every_kind(studio, root):
     other = Studio(root)  # as in another request, or another process with its own Studio
-    for result in each_kind(studio):
+    results = list(each_kind(studio))
+    assert sorted(r.recipe.kind for r in results) == sorted(KINDS)
+    for result in results:
         again = other.reproduce(result.recipe.to_json())
         kind = "seeds" if result.recipe.kind == "sample" else result.recipe.kind  # a sample remade is its seeds
         assert again.recipe == replace(result.recipe, kind=kind) and again.note == result.note
@@ -104,6 +107,25 @@ def test_recipe_round_trip_is_bit_exact_for_every_kind(studio, root):
         for img in (result.images[0], result.images[-1]):  # each image's own recipe remakes exactly that image
             single = other.reproduce(img.info[KEY])
             assert any(np.array_equal(np.asarray(img), p) for p in pixels(single.images))
+
+
+def test_kind_table_names_studio_methods_and_their_parameters():
+    full = Recipe("x", "m", seeds="1", rows="1", cols="2", label=0, layers="coarse", frames=3, mode="z-slerp",
+                  loop=True, k=1, edits=[1.0])  # every field set
+    for kind, entry in KIND_TABLE.items():
+        params = inspect.signature(getattr(Studio, entry.method)).parameters
+        assert set(entry.arguments(replace(full, kind=kind))) <= set(params) - {"self", "name"}, kind
+
+
+def test_unset_recipe_fields_take_the_tabs_defaults(studio):
+    walk = studio.run(Recipe("interpolate", "tiny", seeds="3, 7"))
+    assert (walk.recipe.frames, walk.recipe.mode, walk.recipe.loop) == (DEFAULT_FRAMES, "z-slerp", False)
+    strip = studio.run(Recipe("direction_strip", "tiny", seeds="3"))
+    assert (strip.recipe.k, strip.recipe.frames, strip.recipe.layers) == (TOP_K, STRIP_FRAMES, "all")
+    assert studio.run(Recipe("mix", "tiny", rows="1", cols="2")).recipe.layers == "coarse"
+    assert studio.run(Recipe("directions", "digits", seeds="3")).recipe.label == 0  # a conditional model's class 0
+    with pytest.raises(InvalidInput, match="^seeds: empty"):  # a required field stays required
+        studio.run(Recipe("seeds", "tiny"))
 
 
 def test_png_metadata_and_files_reproduce(studio, tmp_path):
