@@ -20,7 +20,8 @@ from gan_core.distributed import init_from_env, shutdown
 from gan_core.loss import CRITICS
 from gan_core.models import ARCHS, ModelConfig, default_config
 from gan_core.streaming import stream_images
-from gan_core.training import AMP_MODES, RESUMABLE, STATE_FILE, TrainConfig, Trainer, pick_device
+from gan_core.train_config import AMP_MODES, RESUMABLE, TrainConfig, pick_device
+from gan_core.training import STATE_FILE, Trainer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

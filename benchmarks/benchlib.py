@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gan_core.data import ImageSet  # noqa: E402
 from gan_core.models import default_config  # noqa: E402
 from gan_core.streaming import StreamSet  # noqa: E402
-from gan_core.training import TrainConfig, Trainer  # noqa: E402
+from gan_core.train_config import TrainConfig  # noqa: E402
+from gan_core.training import Trainer  # noqa: E402
 
 ARCHS = ("dcgan", "style")  # the seed baseline first: ratios are against it
 NEVER = 10 ** 9

@@ -20,7 +20,7 @@ from benchlib import ARCHS, bench_trainer, print_table
 from gan_core.checkpoint import load_generator
 from gan_core.data import is_grey_source, load_images
 from gan_core.metrics import evaluate_generator
-from gan_core.training import hardware, pick_device
+from gan_core.train_config import hardware, pick_device
 
 
 def train(arch: str, args: argparse.Namespace, data, channels: int) -> None:

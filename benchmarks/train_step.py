@@ -17,7 +17,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchlib import ARCHS, bench_trainer, machine_state, print_table
 from gan_core.data import ImageSet
-from gan_core.training import AMP_MODES, Trainer, hardware, pick_device
+from gan_core.train_config import AMP_MODES, hardware, pick_device
+from gan_core.training import Trainer
 
 
 def sync(device: torch.device) -> None:

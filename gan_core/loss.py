@@ -1,13 +1,17 @@
 """The GAN objective in phases, apart from the loop (as stylegan2-ada's loss.py): D on real/fake with lazy R1, then G."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .augment import diff_augment
+from .models import ModelConfig, build_discriminator, build_projected_discriminator
+
+if TYPE_CHECKING:
+    from .train_config import TrainConfig
 
 Formatter = Callable[[torch.Tensor], torch.Tensor]
 
@@ -19,6 +23,28 @@ def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
 
 CRITICS = ("residual", "projected", "both")
+
+
+def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
+    """The residual D alone (as every earlier run), or a ModuleDict of the projected D and / or the residual one."""
+    if cfg.d not in CRITICS:
+        raise ValueError(f"--d must be one of {', '.join(CRITICS)}, got {cfg.d!r}")
+    if cfg.d == "residual":
+        return build_discriminator(mcfg)
+    if mcfg.arch != "style":
+        raise ValueError(f"--d {cfg.d} works with the style arch only, not {mcfg.arch!r}")
+    critics = {"projected": build_projected_discriminator(mcfg, cfg.d_resolution)}
+    if cfg.d == "both":
+        critics["residual"] = build_discriminator(mcfg)
+    return nn.ModuleDict(critics)
+
+
+def critic_param_groups(D: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Adam parameter groups: the projected D's heads learn at d_lr, everything else at lr."""
+    if not isinstance(D, nn.ModuleDict):
+        return [{"params": list(D.parameters()), "lr": cfg.lr}]
+    return [{"params": list(m.parameters()), "lr": cfg.d_lr if name == "projected" else cfg.lr}
+            for name, m in D.items()]
 
 
 class AdversarialLoss:

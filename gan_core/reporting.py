@@ -12,6 +12,21 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_write
 
+LOGGED = ("loss_g", "loss_d", "r1")
+
+
+def accumulate(acc: dict[str, torch.Tensor], logs: dict[str, torch.Tensor]) -> None:
+    """Add one step's losses to running sums and counts, on the device (no per-step host sync)."""
+    for key, value in logs.items():
+        acc[key] = acc.get(key, 0) + value
+        acc[f"{key}_n"] = acc.get(f"{key}_n", 0) + 1
+
+
+def mean_logs(acc: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Mean of each logged loss over the steps that produced it (R1 runs lazily; NaN where none did)."""
+    return {key: float(acc[key]) / acc[f"{key}_n"] if key in acc else math.nan for key in LOGGED}
+
+
 GIF_FRAMES = 40  # the timelapse keeps the newest grids only, so it stays small however long the run
 GIF_FPS = 4
 

@@ -1,7 +1,8 @@
 """The training loop: one visible step (D phase, G phase, EMA) and the run around it; the parts live apart.
 
-loss.py holds the objective, reporting.py the bar / grids / plots, tracking.py the best checkpoint,
-checkpoint.py the files. The Trainer owns the models, optimisers and data, and its state for resume.
+train_config.py holds the settings, loss.py the objective and its discriminators, reporting.py the bar /
+grids / plots, tracking.py the best checkpoint, checkpoint.py the files. The Trainer owns the models,
+optimisers and data, and its state for resume.
 """
 from __future__ import annotations
 
@@ -10,15 +11,12 @@ import dataclasses
 import datetime
 import logging
 import math
-import platform
 import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .augment import parse_policy
@@ -26,131 +24,17 @@ from .checkpoint import export_generator, load_train_state, remove_stale_temps, 
 from .data import ImageSet
 from .streaming import StreamSet
 from .distributed import Dist, average, average_gradients, broadcast_buffers, sanitize_gradients
-from .loss import AdversarialLoss
-from .reporting import Reporter
-from .loss import CRITICS
-from .models import ModelConfig, build_discriminator, build_generator, build_projected_discriminator
+from .loss import AdversarialLoss, build_critics, critic_param_groups
+from .models import ModelConfig, build_generator
+from .reporting import LOGGED, Reporter, accumulate, mean_logs
 from .sampling import zs_from_seeds
 from .tracking import BestTracker
+from .train_config import RESUMABLE, TrainConfig, hardware, pick_device, use_amp
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "train_state.pt"
-# loop settings a resumed run may change (each change is logged); the rest stay as the run started
-RESUMABLE = ("batch", "lr", "r1_gamma", "augment", "hflip", "amp")
 GRID_SEEDS = list(range(16))
-
-# The seeds' DCGAN / MLP recipe (Adam 2e-4, beta1 0.5, plain BCE) vs ours for the style model.
-RECIPES = {
-    "style": dict(lr=0.002, betas=(0.0, 0.99), r1_gamma=-1.0, ema_kimg=10.0, augment="color,translation,cutout",
-                  style_mixing=0.9),
-    "dcgan": dict(lr=0.0002, betas=(0.5, 0.999), r1_gamma=0.0, ema_kimg=0.0, augment="", style_mixing=0.0),
-    "mlp": dict(lr=0.0002, betas=(0.5, 0.999), r1_gamma=0.0, ema_kimg=0.0, augment="", style_mixing=0.0),
-}
-
-
-@dataclass
-class TrainConfig:
-    """Loop settings; None fields take the arch's recipe from RECIPES."""
-
-    steps: int = 10_000
-    minutes: float = 0.0
-    batch: int = 32
-    lr: float | None = None
-    betas: tuple[float, float] | None = None
-    r1_gamma: float | None = None  # < 0: StyleGAN2-ADA's heuristic 0.0002 * res^2 / batch
-    r1_every: int = 16
-    ema_kimg: float | None = None
-    ema_rampup: float = 0.05
-    augment: str | None = None
-    style_mixing: float | None = None
-    hflip: bool | None = True
-    sample_every: int = 200
-    save_every: int = 200
-    eval_every: int = 0  # steps between FID/KID evaluations (0: off); the best-FID EMA G is what gets exported
-    eval_n: int = 2000
-    seed: int = 0
-    amp: str = "auto"  # bf16 autocast: "on", "off", or "auto" (on for CUDA and CPUs with native bf16)
-    channels_last: bool = True
-    d: str = "residual"  # discriminator: our residual D, the projected one (frozen EfficientNet-lite0), or both
-    d_resolution: int = 128  # the projected D's input size (images are resized up to it)
-    d_lr: float | None = None  # the projected D's learning rate (default: lr / 10, projected-gan's balance)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def with_recipe(self, arch: str) -> "TrainConfig":
-        """Fill unset fields from the arch's recipe."""
-        filled = {k: v for k, v in RECIPES[arch].items() if getattr(self, k) is None}
-        cfg = dataclasses.replace(self, **filled)
-        return cfg if cfg.d_lr is not None else dataclasses.replace(cfg, d_lr=cfg.lr / 10)
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-AMP_MODES = ("auto", "on", "off")
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU computes bf16 natively (AVX-512 BF16 or AMX), so autocast speeds it up."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
-def use_amp(mode: str | bool, device: torch.device) -> bool:
-    """Resolve an amp setting (old states stored a bool) for `device`."""
-    if isinstance(mode, bool):
-        mode = "auto" if mode else "off"
-    if mode not in AMP_MODES:
-        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}, got {mode!r}")
-    if mode == "auto":
-        return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
-    return mode == "on"
-
-
-def hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-
-
-LOGGED = ("loss_g", "loss_d", "r1")
-
-
-def accumulate(acc: dict[str, torch.Tensor], logs: dict[str, torch.Tensor]) -> None:
-    """Add one step's losses to running sums and counts, on the device (no per-step host sync)."""
-    for key, value in logs.items():
-        acc[key] = acc.get(key, 0) + value
-        acc[f"{key}_n"] = acc.get(f"{key}_n", 0) + 1
-
-
-def mean_logs(acc: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Mean of each logged loss over the steps that produced it (R1 runs lazily; NaN where none did)."""
-    return {key: float(acc[key]) / acc[f"{key}_n"] if key in acc else math.nan for key in LOGGED}
-
-
-def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
-    """The residual D alone (as every earlier run), or a ModuleDict of the projected D and / or the residual one."""
-    if cfg.d not in CRITICS:
-        raise ValueError(f"--d must be one of {', '.join(CRITICS)}, got {cfg.d!r}")
-    if cfg.d == "residual":
-        return build_discriminator(mcfg)
-    if mcfg.arch != "style":
-        raise ValueError(f"--d {cfg.d} works with the style arch only, not {mcfg.arch!r}")
-    critics = {"projected": build_projected_discriminator(mcfg, cfg.d_resolution)}
-    if cfg.d == "both":
-        critics["residual"] = build_discriminator(mcfg)
-    return nn.ModuleDict(critics)
-
-
-def critic_param_groups(D: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Adam parameter groups: the projected D's heads learn at d_lr, everything else at lr."""
-    if not isinstance(D, nn.ModuleDict):
-        return [{"params": list(D.parameters()), "lr": cfg.lr}]
-    return [{"params": list(m.parameters()), "lr": cfg.d_lr if name == "projected" else cfg.lr}
-            for name, m in D.items()]
-
 
 class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite: the run stops rather than train on garbage."""

@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gan_core.data import load_images  # noqa: E402
 from gan_core.distributed import init_from_env, shutdown  # noqa: E402
 from gan_core.models import default_config  # noqa: E402
-from gan_core.training import TrainConfig, Trainer  # noqa: E402
+from gan_core.train_config import TrainConfig  # noqa: E402
+from gan_core.training import Trainer  # noqa: E402
 
 
 def weights_hash(*modules: torch.nn.Module) -> str:

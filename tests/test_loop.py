@@ -14,8 +14,9 @@ from gan_core.checkpoint import load_generator, load_train_state
 from gan_core.data import ImageSet
 from gan_core.distributed import sanitize_gradients
 from gan_core.loss import r1_penalty
-from gan_core.reporting import GIF_FRAMES, Reporter
-from gan_core.training import TrainConfig, Trainer, accumulate, mean_logs, use_amp
+from gan_core.reporting import GIF_FRAMES, Reporter, accumulate, mean_logs
+from gan_core.train_config import TrainConfig, use_amp
+from gan_core.training import Trainer
 
 NO_BATCH = [a for i, a in enumerate(TINY_TRAIN) if "--batch" not in TINY_TRAIN[max(i - 1, 0):i + 1]]
 

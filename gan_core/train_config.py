@@ -1,0 +1,88 @@
+"""The loop's settings: each arch's recipe, the TrainConfig stored in every run, amp and device choice."""
+from __future__ import annotations
+
+import dataclasses
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+# loop settings a resumed run may change (each change is logged); the rest stay as the run started
+RESUMABLE = ("batch", "lr", "r1_gamma", "augment", "hflip", "amp")
+
+# The seeds' DCGAN / MLP recipe (Adam 2e-4, beta1 0.5, plain BCE) vs ours for the style model.
+RECIPES = {
+    "style": dict(lr=0.002, betas=(0.0, 0.99), r1_gamma=-1.0, ema_kimg=10.0, augment="color,translation,cutout",
+                  style_mixing=0.9),
+    "dcgan": dict(lr=0.0002, betas=(0.5, 0.999), r1_gamma=0.0, ema_kimg=0.0, augment="", style_mixing=0.0),
+    "mlp": dict(lr=0.0002, betas=(0.5, 0.999), r1_gamma=0.0, ema_kimg=0.0, augment="", style_mixing=0.0),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Loop settings; None fields take the arch's recipe from RECIPES."""
+
+    steps: int = 10_000
+    minutes: float = 0.0
+    batch: int = 32
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    r1_gamma: float | None = None  # < 0: StyleGAN2-ADA's heuristic 0.0002 * res^2 / batch
+    r1_every: int = 16
+    ema_kimg: float | None = None
+    ema_rampup: float = 0.05
+    augment: str | None = None
+    style_mixing: float | None = None
+    hflip: bool | None = True
+    sample_every: int = 200
+    save_every: int = 200
+    eval_every: int = 0  # steps between FID/KID evaluations (0: off); the best-FID EMA G is what gets exported
+    eval_n: int = 2000
+    seed: int = 0
+    amp: str = "auto"  # bf16 autocast: "on", "off", or "auto" (on for CUDA and CPUs with native bf16)
+    channels_last: bool = True
+    d: str = "residual"  # discriminator: our residual D, the projected one (frozen EfficientNet-lite0), or both
+    d_resolution: int = 128  # the projected D's input size (images are resized up to it)
+    d_lr: float | None = None  # the projected D's learning rate (default: lr / 10, projected-gan's balance)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_recipe(self, arch: str) -> "TrainConfig":
+        """Fill unset fields from the arch's recipe."""
+        filled = {k: v for k, v in RECIPES[arch].items() if getattr(self, k) is None}
+        cfg = dataclasses.replace(self, **filled)
+        return cfg if cfg.d_lr is not None else dataclasses.replace(cfg, d_lr=cfg.lr / 10)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+AMP_MODES = ("auto", "on", "off")
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU computes bf16 natively (AVX-512 BF16 or AMX), so autocast speeds it up."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def use_amp(mode: str | bool, device: torch.device) -> bool:
+    """Resolve an amp setting (old states stored a bool) for `device`."""
+    if isinstance(mode, bool):
+        mode = "auto" if mode else "off"
+    if mode not in AMP_MODES:
+        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}, got {mode!r}")
+    if mode == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    return mode == "on"
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
