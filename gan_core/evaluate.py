@@ -10,14 +10,14 @@ from typing import Any
 
 import torch
 
-from .checkpoint import CARD, CONFIG, CheckpointError, atomic_write_text, load_generator, read_config
+from .checkpoint import CARD, CONFIG, CheckpointError, atomic_write_folder, load_generator, read_config
 from .data import DataError
 from .metrics import PR_K, MetricsError, evaluate_generator
 from .modelcard import model_card
 
 
 def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: str | None = None) -> None:
-    """Put the scores (and a note, if given) into config.json's meta and regenerate README.md, both atomically."""
+    """Put the scores (and a note, if given) into config.json's meta and regenerate README.md, as one folder swap."""
     folder = Path(folder)
     config = read_config(folder)
     meta = config.setdefault("meta", {})
@@ -30,8 +30,8 @@ def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: st
         meta.pop("digit_accuracy", None)  # never leave one from an earlier evaluation beside these scores
     if note is not None:
         meta["notes"] = note
-    atomic_write_text(folder / CONFIG, json.dumps(config, indent=2) + "\n")
-    atomic_write_text(folder / CARD, model_card(folder.name, config["model"], meta))
+    texts = {CONFIG: json.dumps(config, indent=2) + "\n", CARD: model_card(folder.name, config["model"], meta)}
+    atomic_write_folder(folder, {name: (lambda tmp, text=text: Path(tmp).write_text(text)) for name, text in texts.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
