@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.eval_every and args.eval_n < 4:
+        p.error(f"--eval-n must be at least 4 (precision/recall need k=3 neighbours), got {args.eval_n}")
     if args.init_from and args.resume:
         p.error("--init-from starts a new run; --resume continues one: give one of them")
     if args.push_to_hub and not args.export:

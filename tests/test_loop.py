@@ -183,3 +183,27 @@ def test_projected_and_dual_discriminators_train_and_export(image_folder, tmp_pa
     resumed = Trainer.resume(TrainConfig(steps=21), ImageSet(torch.zeros(8, 3, 16, 16, dtype=torch.uint8), None, "z"),
                              out, "cpu")
     assert resumed.opt_d.param_groups[0]["lr"] == pytest.approx(0.0002)  # the projected heads' own rate
+
+
+def test_bad_eval_n_and_conflicting_starts_are_refused(image_folder, tmp_path, capsys):
+    base = ["--data", str(image_folder), "--out", str(tmp_path), *TINY_TRAIN]
+    with pytest.raises(SystemExit):
+        train.main([*base, "--eval-every", "5", "--eval-n", "3"])
+    assert "--eval-n must be at least 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main([*base, "--resume", "--init-from", "checkpoints/anime"])
+    assert "--init-from starts a new run" in capsys.readouterr().err
+
+
+def test_init_from_starts_G_and_its_EMA_from_the_checkpoint(image_folder, tmp_path):
+    ck, run = tmp_path / "ck", tmp_path / "run"
+    assert train.main(["--data", str(image_folder), "--out", str(tmp_path / "first"), *TINY_TRAIN, "--steps", "2",
+                       "--export", str(ck)]) == 0
+    G, _ = load_generator(ck)
+    assert train.main(["--data", str(image_folder), "--out", str(run), "--init-from", str(ck), "--steps", "0",
+                       "--batch", "8", "--device", "cpu", "--threads", "1", "--amp", "off"]) == 0
+    state = load_train_state(run / "train_state.pt")
+    assert state["step"] == 0 and state["train_config"]["extra"]["init_from"] == str(ck)
+    assert state["model_config"]["z_dim"] == 16  # the checkpoint's architecture, not the CLI defaults
+    for key, value in G.state_dict().items():
+        assert torch.equal(state["G"][key].contiguous(), value) and torch.equal(state["G_ema"][key].contiguous(), value)
