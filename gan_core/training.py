@@ -310,6 +310,9 @@ class Trainer:
         if main and healthy:
             report.samples(self.sample_grid(), self.step)
             report.loss_plot(self.history)
+            evals = self.tracker.evals
+            if self.cfg.eval_every and self.step and (not evals or evals[-1]["step"] != self.step):
+                report.write(self.evaluate())  # the last weights compete for "best" too
             self._checkpoint(export_to)
 
     def _should_stop(self, start: float, every: int) -> bool:

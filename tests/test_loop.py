@@ -207,3 +207,18 @@ def test_init_from_starts_G_and_its_EMA_from_the_checkpoint(image_folder, tmp_pa
     assert state["model_config"]["z_dim"] == 16  # the checkpoint's architecture, not the CLI defaults
     for key, value in G.state_dict().items():
         assert torch.equal(state["G"][key].contiguous(), value) and torch.equal(state["G_ema"][key].contiguous(), value)
+
+
+@pytest.mark.parametrize("scores, best_step", [([30.0, 20.0, 10.0], 5), ([30.0, 10.0, 20.0], 4)])
+def test_evaluations_track_the_best_and_the_last_weights_compete(tmp_path, monkeypatch, scores, best_step):
+    from gan_core import metrics
+
+    fids = iter(scores)  # steps 2, 4, then the final step 5
+    monkeypatch.setattr(metrics, "evaluate_generator", lambda G, source, n, device: dict(
+        fid=next(fids), kid=0.1, kid_std=0.01, precision=0.5, recall=0.4, n=n, n_real=n))
+    trainer = _trainer(tmp_path, steps=5, eval_every=2, eval_n=8)
+    trainer.run(export_to=tmp_path / "ck")
+    assert [row["step"] for row in trainer.tracker.evals] == [2, 4, 5]
+    _, config = load_generator(tmp_path / "ck")
+    assert config["meta"]["steps"] == best_step and config["meta"]["fid"] == 10.0
+    assert config["meta"]["precision"] == 0.5
