@@ -49,7 +49,7 @@ def workloads(G: torch.nn.Module, tmp: Path) -> dict[str, Callable[[], object]]:
     """The app's hot paths on one generator; a model without styles makes the same number of images for 'mix'."""
     def mix():
         if sampling.is_style(G):
-            mixed = sampling.style_mix(G, ROWS, COLS, sampling.parse_layers(G, "coarse"), 0.7)
+            mixed = sampling.style_mix(G, ROWS, COLS, sampling.layer_groups(G)["coarse"], 0.7)
             return media.mixing_figure(sampling.generate(G, ROWS, 0.7), sampling.generate(G, COLS, 0.7), mixed,
                                        ROWS, COLS)
         return media.grid(sampling.generate(G, list(range(len(ROWS) * len(COLS) + len(ROWS) + len(COLS))), 0.7), 5)

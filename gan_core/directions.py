@@ -55,7 +55,7 @@ def compute(G: nn.Module, group: str = "all") -> Directions:
     if not sampling.is_style(G):
         vecs = eigen_directions(first_layer_weight(G))
         return Directions("z", vecs, torch.ones(len(vecs), dtype=torch.float64), [])
-    layers = sampling.parse_layers(G, group)
+    layers = list(range(G.num_ws)) if group == "all" else sampling.layer_groups(G)[group]
     W = torch.cat([conv.affine.weight for i, conv in G.modulated_convs() if i in layers])
     vecs = eigen_directions(W)
     seeds = list(range(SIGMA_SEEDS))

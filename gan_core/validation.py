@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
+import re
 from numbers import Real
 
 from torch import nn
 
-from .sampling import LAYER_GROUPS, MAX_SEED, MAX_SEEDS, parse_layers, parse_seeds
+from .sampling import LAYER_GROUPS, MAX_SEED, MAX_SEEDS, layer_groups
 
 MAX_IMAGES = MAX_SEEDS  # images per request
 PSI_RANGE = (-2.0, 2.0)
@@ -85,6 +86,57 @@ def psi(value: object) -> float:
 
 def seed(value: object, field: str = "seed") -> int:
     return integer(value, field, 0, MAX_SEED)
+
+
+def parse_seeds(spec: str | int, limit: int = MAX_SEEDS) -> list[int]:
+    """Expand '1, 5, 10-20' into a list of seeds, each in 0..2**32-1, at most `limit` of them."""
+    if isinstance(spec, bool):
+        raise ValueError(f"seeds: expected an integer or a spec like '1, 5, 10-20' (seeds are 0..{MAX_SEED})")
+    if isinstance(spec, int):
+        spec = str(spec)
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"seeds: empty; give up to {limit} seeds, each 0..{MAX_SEED}, like '1, 5, 10-20'")
+    seeds: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)\s*(?:-\s*(\d+))?", part)
+        if not m:
+            raise ValueError(f"seeds: {part!r} is not a whole number or a range like 10-20 (seeds are 0..{MAX_SEED})")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi > MAX_SEED:
+            raise ValueError(f"seeds: {hi} is out of range 0..{MAX_SEED}")
+        if hi < lo:
+            raise ValueError(f"seeds: range {lo}-{hi} is reversed; write {hi}-{lo} (seeds are 0..{MAX_SEED})")
+        if len(seeds) + hi - lo + 1 > limit:
+            raise ValueError(f"seeds: more than {limit} seeds at {part!r} (allowed at most {limit} per request)")
+        seeds.extend(range(lo, hi + 1))
+    return seeds
+
+
+def parse_layers(G: nn.Module, spec: str) -> list[int]:
+    """'coarse' / 'middle' / 'fine' / 'all' / 'none' or indices like '0-3, 5' -> sorted w indices."""
+    spec = spec.strip().lower()
+    groups = layer_groups(G)
+    if spec in groups:
+        return groups[spec]
+    if spec == "all":
+        return list(range(G.num_ws))
+    if spec in ("", "none"):
+        return []
+    out: set[int] = set()
+    for part in spec.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+))?\s*", part)
+        if not m:
+            raise ValueError(f"layers: {part.strip()[:40]!r} is not coarse/middle/fine/all or an index range like "
+                             f"0-3 (indices 0..{G.num_ws - 1})")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise ValueError(f"layers: range {lo}-{hi} is reversed; write {hi}-{lo} (indices 0..{G.num_ws - 1})")
+        if hi >= G.num_ws:
+            raise ValueError(f"layers: index {hi} is out of range 0..{G.num_ws - 1}")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
 
 
 def seeds(spec: object, field: str = "seeds", limit: int = MAX_SEEDS, minimum: int = 1) -> list[int]:

@@ -12,8 +12,8 @@ from conftest import ROOT, make_generator
 from safetensors.torch import load_file
 
 from gan_core.checkpoint import WEIGHTS, load_generator, save_generator
-from gan_core.sampling import (MAX_SEED, MAX_SEEDS, generate, interpolate, layer_groups, parse_layers,
-                               parse_seeds, style_mix, synthesize, z_from_seed)
+from gan_core.sampling import MAX_SEED, MAX_SEEDS, generate, interpolate, layer_groups, style_mix, synthesize, z_from_seed
+from gan_core.validation import parse_layers, parse_seeds
 
 SEED = 42
 
