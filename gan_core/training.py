@@ -346,7 +346,8 @@ class Trainer:
 
         G = copy.deepcopy(self.G_ema).to(memory_format=torch.contiguous_format)
         scores = evaluate_generator(G, self.data.source, self.cfg.eval_n, device=self.device)
-        row = {"step": self.step} | {k: round(float(v), 5) for k, v in scores.items() if k not in ("n", "n_real")}
+        row = {"step": self.step} | {k: round(float(v), 2 if k == "fid" else 5) for k, v in scores.items()
+                                     if k not in ("n", "n_real")}
         is_best = self.tracker.record(row, G, self.nimg, self.train_seconds)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step")
         return f"step {self.step}: {shown}" + (" (best)" if is_best else "")
