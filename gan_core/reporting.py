@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -59,7 +60,7 @@ class Reporter:
         folder = self.out / "samples"
         path = folder / f"step_{step:07d}.png"
         atomic_write(path, lambda tmp: vutils.save_image(grid, tmp, format="png"))
-        atomic_write(folder / "latest.png", lambda tmp: vutils.save_image(grid, tmp, format="png"))
+        atomic_write(folder / "latest.png", lambda tmp: shutil.copyfile(path, tmp))  # encoded once
         self.timelapse()
         return path
 

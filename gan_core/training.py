@@ -108,11 +108,15 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + 1000 * self.dist.rank + self.step)
 
     @staticmethod
-    def peek(out: str | Path) -> tuple[ModelConfig, TrainConfig]:
-        """The model and loop configs stored in out/train_state.pt."""
-        state = load_train_state(Path(out) / STATE_FILE)
+    def configs(state: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+        """The model and loop configs stored in a training state."""
         saved = state["train_config"]
         return ModelConfig.from_dict(state["model_config"]), TrainConfig(**{**saved, "betas": tuple(saved["betas"])})
+
+    @classmethod
+    def peek(cls, out: str | Path) -> tuple[ModelConfig, TrainConfig]:
+        """The model and loop configs stored in out/train_state.pt."""
+        return cls.configs(load_train_state(Path(out) / STATE_FILE))
 
     @classmethod
     def resume(cls, cfg: TrainConfig, data: ImageSet | StreamSet, out: str | Path, device: str | torch.device = "auto",
@@ -120,7 +124,8 @@ class Trainer:
         """Rebuild a trainer from out/train_state.pt; `changes` (RESUMABLE fields the user set) are applied and logged.
 
         Run length, cadence and evaluation come from `cfg`; `noise` may switch the style model's noise inputs."""
-        mcfg, saved = cls.peek(out)
+        state = load_train_state(Path(out) / STATE_FILE)  # read once: configs, weights and optimisers
+        mcfg, saved = cls.configs(state)
         if isinstance(data, StreamSet) and mcfg.num_classes:
             raise ValueError(f"the model in {out} is class-conditional and --stream carries no labels: "
                              "resume without --stream")
@@ -135,7 +140,7 @@ class Trainer:
         if noise is not None:
             mcfg.noise = noise
         trainer = cls(mcfg, cfg, data, out, device, dist)
-        trainer.load_state_dict(load_train_state(Path(out) / STATE_FILE))
+        trainer.load_state_dict(state)
         for group, fresh in zip(trainer.opt_g.param_groups + trainer.opt_d.param_groups,
                                 [{"lr": trainer.cfg.lr}] + critic_param_groups(trainer.D, trainer.cfg)):
             group["lr"] = fresh["lr"]  # the saved optimiser state carries the old rates
