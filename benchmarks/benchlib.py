@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -21,23 +22,37 @@ NEVER = 10 ** 9
 
 
 def bench_trainer(arch: str, data: ImageSet | StreamSet, out: Path, device: str | torch.device, batch: int,
-                  res: int, channels: int = 3, minutes: float = 0.0, seed: int = 0, amp: str = "auto") -> Trainer:
-    """A trainer with `arch`'s own recipe that writes no samples or checkpoints on its own."""
-    return Trainer(default_config(arch, resolution=res, img_channels=channels),
+                  res: int, channels: int = 3, minutes: float = 0.0, seed: int = 0, model: dict | None = None,
+                  **loop) -> Trainer:
+    """A trainer with `arch`'s own recipe (`model`/`loop` override its settings) that writes no samples or checkpoints."""
+    return Trainer(default_config(arch, resolution=res, img_channels=channels, **(model or {})),
                    TrainConfig(steps=NEVER, minutes=minutes, batch=batch, sample_every=NEVER, save_every=NEVER,
-                               seed=seed, amp=amp),
+                               seed=seed, **loop),
                    data, out, device)
 
 
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs' time spent busy over `seconds` while this process sleeps: what others are using now."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+    if not Path("/proc/stat").is_file():
+        return float("nan")
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def machine_state() -> str:
-    """CPU model, torch's CPU kernel level and the 1-minute load: print it with every table, so figures compare."""
+    """CPU model, torch's CPU kernel level and what other processes use: print it with every table, so figures compare."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() \
         else platform.processor()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    busy = cpu_busy()
     return (f"machine: {model}, {os.cpu_count()} cores, torch {torch.__version__} "
             f"cpu capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads; "
-            f"load average {load:.2f} at start ({'idle' if load < 0.5 else 'BUSY: figures are slowed'})")
+            f"others use {busy:.0%} of the CPUs at start ({'idle' if busy < 0.1 else 'BUSY: figures are slowed'})")
 
 
 def print_table(headers: list[str], rows: list[list[object]]) -> None:

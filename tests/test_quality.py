@@ -44,31 +44,44 @@ def test_quality_benchmark_prints_table(tmp_path, capsys):
     assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
                          "--out", str(tmp_path / "q")]) == 0
     table = capsys.readouterr().out
-    assert "| dcgan |" in table and "| style |" in table and "FID ratio" in table
+    assert "| dcgan |" in table and "| style+step |" in table and "FID ratio vs dcgan" in table
+    assert "precision" in table and "cpu capability" in table
+
+
+def test_quality_rows_train_their_own_recipe(tmp_path):
+    import quality
+
+    rows = "style,style+step,style+step+both"
+    assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
+                         "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
+    configs = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())
+               for row in rows.split(",")}
+    assert configs["style"]["model"]["noise"] is True and configs["style+step"]["model"]["noise"] is False
+    assert configs["style+step+both"]["meta"]["train_config"]["d"] == "both"
+    assert configs["style+step"]["meta"]["train_config"]["d"] == "residual"
 
 
 def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
     import quality
 
     common = ["--data", "celeba", "--res", "16", "--n", "6", "--threads", "1", "--out", str(tmp_path / "q")]
-    assert quality.main(common + ["--minutes", "0.01", "--phase", "train"]) == 0
-    assert "FID ratio" not in capsys.readouterr().out
-    for arch in quality.ARCHS:
-        assert (tmp_path / "q" / arch / "export" / "model.safetensors").is_file()
-        assert json.loads((tmp_path / "q" / arch / "bench.json").read_text())["steps"] >= 1
-    assert quality.main(common + ["--phase", "score"]) == 0
-    assert "| dcgan |" in capsys.readouterr().out
-
-
-def test_quality_benchmark_trains_one_arch_per_run(tmp_path, capsys):
-    import quality
-
-    common = ["--data", "celeba", "--res", "16", "--n", "6", "--threads", "1", "--out", str(tmp_path / "q")]
-    assert quality.main(common + ["--minutes", "0.01", "--phase", "train", "--arch", "style"]) == 0
-    assert (tmp_path / "q" / "style" / "bench.json").is_file() and not (tmp_path / "q" / "dcgan").exists()
-    with pytest.raises(SystemExit) as stop:  # the DCGAN half is missing: a clear message, not a traceback
+    assert quality.main(common + ["--minutes", "0.01", "--phase", "train", "--rows", "style+step"]) == 0
+    assert (tmp_path / "q" / "style+step" / "export" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "q" / "style+step" / "bench.json").read_text())["steps"] >= 1
+    assert not (tmp_path / "q" / "dcgan").exists()
+    with pytest.raises(SystemExit) as stop:  # the DCGAN row is missing: a clear message, not a traceback
         quality.main(common + ["--phase", "score"])
     assert stop.value.code == 2 and "nothing trained for dcgan" in capsys.readouterr().err
-    assert quality.main(common + ["--minutes", "0.01", "--phase", "train", "--arch", "dcgan"]) == 0
+    assert "FID ratio" not in capsys.readouterr().out
+    assert quality.main(common + ["--minutes", "0.01", "--phase", "train", "--rows", "dcgan"]) == 0
     assert quality.main(common + ["--phase", "score"]) == 0
-    assert "| style |" in capsys.readouterr().out
+    assert "| style+step |" in capsys.readouterr().out
+
+
+def test_unknown_row_is_refused_with_the_choices(capsys):
+    import quality
+
+    with pytest.raises(SystemExit) as stop:
+        quality.main(["--rows", "dcgan,style+magic"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "style+magic" in err and "style+step+both" in err
