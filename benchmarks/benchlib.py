@@ -50,9 +50,13 @@ def machine_state() -> str:
                   if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() \
         else platform.processor()
     busy = cpu_busy()
+    policy = {getattr(os, "SCHED_FIFO", -1): "real-time (SCHED_FIFO: other work gets only idle CPU time)",
+              getattr(os, "SCHED_RR", -1): "real-time (SCHED_RR)"}.get(
+        os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else 0, "normal")
     return (f"machine: {model}, {os.cpu_count()} cores, torch {torch.__version__} "
             f"cpu capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads; "
-            f"others use {busy:.0%} of the CPUs at start ({'idle' if busy < 0.1 else 'BUSY: figures are slowed'})")
+            f"others use {busy:.0%} of the CPUs at start ({'idle' if busy < 0.1 else 'BUSY: figures are slowed'}); "
+            f"scheduling {policy}")
 
 
 def print_table(headers: list[str], rows: list[list[object]]) -> None:
