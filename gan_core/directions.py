@@ -73,12 +73,16 @@ def shift(d: Directions, strengths: list[float]) -> torch.Tensor:
 
 @torch.inference_mode()
 def render(G: nn.Module, d: Directions, seed: int, psi: float, label: int | None,
-           edits: list[list[float]]) -> torch.Tensor:
-    """One image in [-1, 1] per list of strengths: the seed's latent moved along the directions."""
+           edits: list[list[float]], base: torch.Tensor | None = None) -> torch.Tensor:
+    """One image in [-1, 1] per list of strengths: the seed's latent (or the W+ latent `base`, such as a projected
+    image's) moved along the directions."""
     deltas = torch.stack([shift(d, e) for e in edits])
     if d.space == "z":
+        if base is not None:
+            raise ValueError("a W+ base latent needs a style-based model")
         return sampling.from_z(G, sampling.z_from_seed(seed, G.z_dim) + deltas, psi, label)
-    ws = sampling.ws_from_seeds(G, [seed], psi, label).cpu().repeat(len(edits), 1, 1)
+    start = sampling.ws_from_seeds(G, [seed], psi, label).cpu() if base is None else base[None].float()
+    ws = start.repeat(len(edits), 1, 1)
     ws[:, d.layers] += deltas[:, None]
     return sampling.synthesize(G, ws)
 

@@ -7,22 +7,27 @@
     python -m gan_core.generate --model anime --directions 42 --edits 2,0,-1.5 --out edit.png
     python -m gan_core.generate --model anime --directions 42 --strip 5 --out strips.png
     python -m gan_core.generate --recipe result.png --out again.png   (a PNG from the app, a .json file or JSON text)
+    python -m gan_core.generate --model celeba --project photo.jpg --steps 200 --out recon.png
 
 Every run is a recipe run by gan_core.studio, as in the app, so the pixels are the app's. --out: .png (one
 image, or a grid of several; it carries the recipe), .zip (a seed grid's PNGs), .gif / .mp4 (interpolations).
+--project fits a photo (framed as the model's training images) with gan_core.projection and writes its PNG.
 """
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import media, sampling
+from . import media, projection, sampling, validation
+from .alignment import framing_of, prepare
 from .checkpoint import CheckpointError
 from .recipe import Recipe, attach, load
 from .studio import INTERPOLATION_MODES, Result, Studio
+from .uploads import open_upload
 from .validation import InvalidInput
 
 SUFFIXES = (".png", ".zip", ".gif", ".mp4")
@@ -49,10 +54,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--edits", default="", help="with --directions: strengths in sigmas, e.g. 2,0,-1.5")
     p.add_argument("--strip", type=int, default=None, metavar="K",
                    help="with --directions: -3..+3 sigma strips of the top K directions")
+    p.add_argument("--project", default=None, metavar="PHOTO", help="reconstruct a photo with the model (--out .png)")
+    p.add_argument("--steps", type=int, default=projection.DEFAULT_STEPS, help="with --project: optimisation steps")
+    p.add_argument("--centre-crop", action="store_true",
+                   help="with --project: use the centre square when a face model finds no face")
     p.add_argument("--out", required=True, help=f"output file: {', '.join(SUFFIXES)}")
     args = p.parse_args(argv)
     if not (args.model or args.recipe):
         p.error("give --model, or --recipe")
+    if args.project and (args.recipe or not args.model):
+        p.error("--project needs --model (and no --recipe)")
     return args
 
 
@@ -103,10 +114,34 @@ def write(result: Result, out: Path, nrow: int | None) -> Path:
     return out
 
 
+def run_projection(args: argparse.Namespace, out: Path) -> Path:
+    """Frame the photo as the model's training images, project it and save the reconstruction; print PSNR, time."""
+    if out.suffix.lower() != ".png":
+        raise InvalidInput(f"--out: {out.name!r} should end in .png for --project")
+    steps = validation.integer(args.steps, "--steps", 0, projection.MAX_STEPS)
+    studio, name = studio_for(args.model)
+    model = studio.model(name)
+    if not model.is_style:
+        raise InvalidInput(f"--project: model {name!r} is not style-based; projection needs per-layer styles")
+    cfg = model.G.cfg
+    prepared = prepare(open_upload(args.project), framing_of(model.config.get("meta", {}).get("dataset", "")),
+                       cfg.resolution, cfg.img_channels, centre_crop=args.centre_crop)
+    if prepared.note:
+        print(prepared.note, file=sys.stderr)
+    start = time.perf_counter()
+    result = projection.project(model.G, projection.to_target(prepared.image, cfg.resolution, cfg.img_channels),
+                                steps=steps, label=args.label)
+    print(f"PSNR {result.psnr:.2f} dB, {steps} steps in {time.perf_counter() - start:.1f} s")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return media.save_png(media.to_pil(result.image[None])[0], out)
+
+
 def run(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     if out.suffix.lower() not in SUFFIXES:
         raise InvalidInput(f"--out: {out.name!r} should end in one of {', '.join(SUFFIXES)}")
+    if args.project:
+        return run_projection(args, out)
     studio, name = studio_for(args.model)
     result = studio.reproduce(build_recipe(args, name))
     if result.note:

@@ -47,6 +47,17 @@ def save_png(img: Image.Image, path: str | Path) -> Path:
     return Path(path)
 
 
+SHOWN_SIDE = 256  # results are shown, and offered upscaled, at least this many pixels wide
+
+
+def upscaled(img: Image.Image, side: int = SHOWN_SIDE) -> Image.Image:
+    """`img` enlarged by a whole factor to at least `side` pixels wide (Lanczos), keeping its metadata."""
+    factor = -(-side // img.width)
+    big = img.resize((img.width * factor, img.height * factor), Image.Resampling.LANCZOS) if factor > 1 else img.copy()
+    big.info.update(img.info)
+    return big
+
+
 def save_zip(files: list[Path], path: str | Path) -> Path:
     """The files (each once), stored flat and uncompressed (PNGs already are) in one ZIP."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:

@@ -18,7 +18,8 @@ from PIL import Image
 from .validation import InvalidInput, shown, split_mix_spec
 
 KEY = "gan-studio-recipe"
-MAX_CHARS = 4000
+MAX_CHARS = 8000  # the longest recipe accepted: a projected w of the 64 px models is 3,416 characters of it
+MAX_W_CHARS = 6000  # a projected w (float16 base64): up to 16 layers x 128 dims
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Recipe:
     loop: bool = False
     k: int | None = None  # directions previewed in a strip
     edits: list[float] = field(default_factory=list)
+    w: str = ""  # a projected image's W+ latent (gan_core.projection.encode_w): the image it stands for in a result
 
     def to_json(self) -> str:
         """Compact JSON of the fields that are set (psi always)."""
@@ -106,6 +108,14 @@ def _given(**arguments: object) -> dict[str, object]:
     return {k: v for k, v in arguments.items() if not _unset(v)}
 
 
+def _latent(key: str, value: object) -> str:
+    """A projected w as base64 text, capped in length; its shape is checked against the model when it is run."""
+    text = _text(key, value)
+    if len(text) > MAX_W_CHARS:
+        raise InvalidInput(f"recipe: {key} is {len(text):,} characters long; at most {MAX_W_CHARS:,}")
+    return text
+
+
 def _seeds(r: Recipe) -> dict[str, object]:
     return {"spec": r.seeds, "psi": r.psi, **_given(label=r.label)}
 
@@ -113,7 +123,7 @@ def _seeds(r: Recipe) -> dict[str, object]:
 def _mix(r: Recipe) -> dict[str, object]:
     preset, custom = split_mix_spec(r.layers)
     return {"row_spec": r.rows, "col_spec": r.cols, "layers": preset, "custom": custom, "psi": r.psi,
-            **_given(label=r.label)}
+            **_given(label=r.label, w=r.w)}
 
 
 # recipe kind -> how it is run; adding a kind is one entry here (and its Studio method and tab)
@@ -122,12 +132,13 @@ KIND_TABLE: dict[str, Kind] = {
     "seeds": Kind("seeds", _seeds),
     "all_classes": Kind("all_classes", lambda r: {"spec": r.seeds, "psi": r.psi}),
     "interpolate": Kind("interpolate", lambda r: {"spec": r.seeds, "psi": r.psi, **_given(
-        frames=r.frames, mode=r.mode, label=r.label, loop=r.loop)}),
+        frames=r.frames, mode=r.mode, label=r.label, loop=r.loop, w=r.w)}),
     "mix": Kind("mix", _mix),
     "directions": Kind("directions", lambda r: {"seed": r.seeds, "psi": r.psi, **_given(
-        label=r.label, edits=r.edits, layers=r.layers)}),
+        label=r.label, edits=r.edits, layers=r.layers, w=r.w)}),
     "direction_strip": Kind("direction_strip", lambda r: {"seed": r.seeds, "psi": r.psi, **_given(
-        label=r.label, k=r.k, frames=r.frames, layers=r.layers)}),
+        label=r.label, k=r.k, frames=r.frames, layers=r.layers, w=r.w)}),
+    "projection": Kind("projected", lambda r: {"w": r.w}),  # the reconstruction, remade from its w alone
 }
 KINDS = tuple(KIND_TABLE)
 
@@ -187,7 +198,7 @@ def _floats(key: str, value: object) -> list[float]:
 
 _FIELDS = {"kind": _text, "model": _text, "sha256": _text, "seeds": _spec, "rows": _spec, "cols": _spec,
            "psi": _float, "class": _int, "layers": _text, "frames": _int, "mode": _text, "loop": _bool,
-           "k": _int, "edits": _floats}
+           "k": _int, "edits": _floats, "w": _latent}
 
 
 def attach(img: Image.Image, recipe: Recipe) -> Image.Image:

@@ -111,20 +111,25 @@ def _segment_t(frames: int, segments: int, loop: bool) -> list[tuple[int, float]
 
 @torch.inference_mode()
 def interpolate(G: torch.nn.Module, seeds: list[int], frames: int, mode: str = "z-slerp",
-                psi: float = 1.0, classes: int | None = None, loop: bool = False) -> torch.Tensor:
-    """Frames walking through the seeds' latents: 'z-slerp' or 'w-lerp' (style models only)."""
-    if len(seeds) < 2:
+                psi: float = 1.0, classes: int | None = None, loop: bool = False,
+                start: torch.Tensor | None = None) -> torch.Tensor:
+    """Frames walking through the seeds' latents: 'z-slerp' or 'w-lerp' (style models only); `start`, a W+
+    latent [num_ws, w_dim] such as a projected image's, is the walk's first key (w-lerp only, not truncated)."""
+    if len(seeds) + (start is not None) < 2:
         raise ValueError("interpolation needs at least two seeds")
     if mode not in ("z-slerp", "w-lerp"):
         raise ValueError("mode must be 'z-slerp' or 'w-lerp'")
-    keys = seeds + seeds[:1] if loop else seeds
-    plan = _segment_t(frames, len(keys) - 1, loop)
+    if start is not None and mode != "w-lerp":
+        raise ValueError("a walk from a projected latent needs mode w-lerp")
     if mode == "w-lerp":
         if not is_style(G):
             raise ValueError("w-lerp needs a style-based model; use z-slerp")
-        kw = ws_from_seeds(G, keys, psi, classes)
-        ws = torch.stack([torch.lerp(kw[s], kw[s + 1], t) for s, t in plan])
+        kw = with_extra(ws_from_seeds(G, seeds, psi, classes).cpu(), start)
+        kw = torch.cat([kw, kw[:1]]) if loop else kw
+        ws = torch.stack([torch.lerp(kw[s], kw[s + 1], t) for s, t in _segment_t(frames, len(kw) - 1, loop)])
         return synthesize(G, ws)
+    keys = seeds + seeds[:1] if loop else seeds
+    plan = _segment_t(frames, len(keys) - 1, loop)
     kz = zs_from_seeds(keys, G.z_dim)
     z = torch.stack([slerp(kz[s], kz[s + 1], torch.tensor(t)) for s, t in plan])
     return from_z(G, z, psi, classes)
@@ -143,17 +148,22 @@ def layer_groups(G: torch.nn.Module) -> dict[str, list[int]]:
 
 @torch.inference_mode()
 def style_mix(G: torch.nn.Module, row_seeds: list[int], col_seeds: list[int], layers: list[int],
-              psi: float = 1.0, classes: int | None = None) -> torch.Tensor:
-    """[R, C] grid of images: row seed's ws with the column seed's ws on `layers`; [R, C, ch, H, W]."""
+              psi: float = 1.0, classes: int | None = None, extra: torch.Tensor | None = None) -> torch.Tensor:
+    """[R, C] grid of images: row seed's ws with the column seed's ws on `layers`; [R, C, ch, H, W]. `extra`, a W+
+    latent [num_ws, w_dim] such as a projected image's (not truncated), is the first row and the first column."""
     if not is_style(G):
         raise ValueError("style mixing needs a style-based model with per-layer styles")
-    row_ws = ws_from_seeds(G, row_seeds, psi, classes)
-    col_ws = ws_from_seeds(G, col_seeds, psi, classes)
-    mixed = row_ws[:, None].repeat(1, len(col_seeds), 1, 1)
+    row_ws, col_ws = (with_extra(ws_from_seeds(G, s, psi, classes).cpu(), extra) for s in (row_seeds, col_seeds))
+    mixed = row_ws[:, None].repeat(1, col_ws.shape[0], 1, 1)
     if layers:
         mixed[:, :, layers] = col_ws[None, :, layers]
     imgs = synthesize(G, mixed.flatten(0, 1))
-    return imgs.view(len(row_seeds), len(col_seeds), *imgs.shape[1:])
+    return imgs.view(row_ws.shape[0], col_ws.shape[0], *imgs.shape[1:])
+
+
+def with_extra(ws: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] with the W+ latent `extra` put first, when given."""
+    return ws if extra is None else torch.cat([extra[None].float(), ws])
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

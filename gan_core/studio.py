@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import hashlib
 import random
-import tempfile
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+import torch
+from PIL import Image, ImageOps
 from torch import nn
 
-from . import directions, media, sampling, validation
+from . import alignment, directions, media, projection, sampling, uploads, validation
 from .checkpoint import load_generator, resolve
-from .recipe import KIND_TABLE, Recipe, attach
+from .outputs import OutputFolder
+from .recipe import KIND_TABLE, MAX_W_CHARS, Recipe, attach
 from .registry import CHECKPOINT_DIR, ModelEntry, entries, unknown_model_message
 from .validation import InvalidInput, seed_spec
 
@@ -73,18 +76,21 @@ class Result:
     recipe: Recipe | None = None
     note: str = ""
     archive: Path | None = None  # ZIP of all PNGs
+    upscaled: Path | None = None  # ZIP of the PNGs enlarged to media.SHOWN_SIDE (the recipe remakes the native ones)
     columns: int = 0  # images per row when shown as a grid; 0 = near-square
 
 
 class Studio:
     """Loads each model once, shares it across requests, validates every argument."""
 
-    def __init__(self, checkpoint_dir: str | Path | None = None, device: str = "cpu") -> None:
+    def __init__(self, checkpoint_dir: str | Path | None = None, device: str = "cpu",
+                 outputs: OutputFolder | None = None) -> None:
         self.checkpoint_dir = Path(checkpoint_dir or CHECKPOINT_DIR)
         self.device = device
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
-        self.outdir = Path(tempfile.mkdtemp(prefix="gan-studio-"))
+        self.outputs = outputs or OutputFolder()
+        self.outdir = self.outputs.root
 
     def names(self) -> list[str]:
         return list(entries(self.checkpoint_dir))
@@ -144,6 +150,11 @@ class Studio:
         result.files = [media.save_png(img, folder / f"{m.entry.name}-seed{s}.png")
                         for img, s in zip(result.images, seeds)]
         result.archive = media.save_zip(result.files, folder / f"{m.entry.name}-seeds.zip")
+        big = folder / "upscaled"
+        big.mkdir()
+        result.upscaled = media.save_zip([media.save_png(media.upscaled(img), big / f.name)
+                                          for img, f in zip(result.images, result.files)],
+                                         folder / f"{m.entry.name}-seeds-{media.SHOWN_SIDE}px.zip")
         return result
 
     def all_classes(self, name: object, spec: object, psi: object) -> Result:
@@ -161,21 +172,27 @@ class Studio:
         return Result([grid], [f"columns: class 0..{nc - 1} · rows: seeds {recipe.seeds}"], seeds, [path], recipe)
 
     def interpolate(self, name: object, spec: object, frames: object = DEFAULT_FRAMES, mode: object = "z-slerp",
-                    psi: object = 1.0, label: object = None, loop: bool = False, fps: int = 16) -> Result:
-        """Frames from seed to seed (z-slerp or w-lerp), written as a GIF and an MP4."""
+                    psi: object = 1.0, label: object = None, loop: bool = False, w: object = "",
+                    fps: int = 16) -> Result:
+        """Frames from seed to seed (z-slerp or w-lerp), written as a GIF and an MP4; a projected w (`w`) starts
+        the walk (w-lerp)."""
         m = self.model(name)
+        start = self._projected_w(m, w)
         lo, hi = validation.INTERP_SEEDS_RANGE
-        seeds = validation.seeds(spec, "interpolation seeds", limit=hi, minimum=lo)
+        seeds = validation.seeds(spec, "interpolation seeds", limit=hi - (start is not None),
+                                 minimum=lo - (start is not None))
         frames, psi = validation.frames(frames), validation.psi(psi)
         mode = validation.choice(mode, "mode", INTERPOLATION_MODES)
         if mode == "w-lerp" and not m.is_style:
             raise InvalidInput("mode: w-lerp needs a style-based model; use z-slerp")
+        if start is not None and mode != "w-lerp":
+            raise InvalidInput("mode: a walk from your image moves through w; use w-lerp")
         c, loop = validation.label(label, m.num_classes), validation.flag(loop, "loop")
-        imgs = sampling.interpolate(m.G, seeds, frames, mode, psi, c, loop)
+        imgs = sampling.interpolate(m.G, seeds, frames, mode, psi, c, loop, start)
         recipe = self._recipe(m, "interpolate", seeds=seed_spec(seeds), psi=psi, label=c, frames=frames, mode=mode,
-                              loop=loop)
+                              loop=loop, w=w if start is not None else "")
         folder = self._folder()
-        stem = f"{m.entry.name}-{'-'.join(map(str, seeds))}-{mode}"
+        stem = f"{m.entry.name}-{'photo-' if start is not None else ''}{'-'.join(map(str, seeds))}-{mode}"
         with ThreadPoolExecutor(1) as pool:  # ffmpeg encodes the MP4 in its own process while the GIF is made
             mp4 = pool.submit(media.save_mp4, imgs, folder / f"{stem}.mp4", fps)
             files = [media.save_gif(imgs, folder / f"{stem}.gif", fps), mp4.result()]
@@ -183,50 +200,100 @@ class Studio:
         return Result(frames_pil, [f"frame {i}" for i in range(frames)], seeds, files, recipe)
 
     def mix(self, name: object, row_spec: object, col_spec: object, layers: object = "coarse",
-            custom: object = "", psi: object = 1.0, label: object = None) -> Result:
-        """StyleGAN style-mixing figure (one image); the note names the w indices that took the column's styles."""
+            custom: object = "", psi: object = 1.0, label: object = None, w: object = "") -> Result:
+        """StyleGAN style-mixing figure (one image); the note names the w indices that took the column's styles.
+        A projected w (`w`) is the first row and the first column, labelled "photo"."""
         m = self.model(name)
         if not m.is_style:
             raise InvalidInput(f"style mixing: model {name!r} has no per-layer styles (arch {m.config['model']['arch']})")
-        rows = validation.seeds(row_spec, "row seeds", limit=validation.MAX_GRID_SIDE)
-        cols = validation.seeds(col_spec, "column seeds", limit=validation.MAX_GRID_SIDE)
+        photo = self._projected_w(m, w)
+        side = validation.MAX_GRID_SIDE - (photo is not None)
+        rows = validation.seeds(row_spec, "row seeds", limit=side)
+        cols = validation.seeds(col_spec, "column seeds", limit=side)
         spec = validation.mix_spec(layers, custom)
         idx = validation.layers(m.G, spec)
         psi, c = validation.psi(psi), validation.label(label, m.num_classes)
-        mixed = sampling.style_mix(m.G, rows, cols, idx, psi, c)
-        figure = media.mixing_figure(sampling.generate(m.G, rows, psi, c), sampling.generate(m.G, cols, psi, c),
-                                     mixed, rows, cols)
+        mixed = sampling.style_mix(m.G, rows, cols, idx, psi, c, photo)
+        row_imgs, col_imgs = (sampling.synthesize(m.G, sampling.with_extra(sampling.ws_from_seeds(m.G, s, psi, c).cpu(),
+                                                                           photo)) for s in (rows, cols))
+        names = ["photo"] if photo is not None else []
+        figure = media.mixing_figure(row_imgs, col_imgs, mixed, names + rows, names + cols)
         recipe = self._recipe(m, "mix", rows=seed_spec(rows), cols=seed_spec(cols), psi=psi, label=c,
-                              layers=str(spec).strip())
+                              layers=str(spec).strip(), w=w if photo is not None else "")
         note = f"Column styles on w indices {idx or 'none'} (of {m.G.num_ws})."
         return Result([attach(figure, recipe)], [note], rows + cols, recipe=recipe, note=note)
 
     # ----- latent directions -----
     def directions(self, name: object, seed: object, psi: object = 1.0, label: object = None,
-                   edits: object = (), layers: object = "all") -> Result:
-        """The seed's image moved along the model's top latent directions by `edits` (in sigmas), saved as PNG."""
+                   edits: object = (), layers: object = "all", w: object = "") -> Result:
+        """The seed's image (or a projected w's, `w`) moved along the model's top latent directions by `edits`
+        (in sigmas), saved as PNG."""
         m, seed, psi = self.model(name), validation.seed(seed), validation.psi(psi)
         c, (group, d) = validation.label(label, m.num_classes), self._directions(m, layers)
+        base = self._projected_w(m, w)
         strengths = validation.edits(edits, len(d.vectors))
-        img = media.to_pil(directions.render(m.G, d, seed, psi, c, [strengths]))[0]
-        recipe = self._recipe(m, "directions", seeds=str(seed), psi=psi, label=c, layers=group, edits=strengths)
-        path = media.save_png(attach(img, recipe), self._folder() / f"{m.entry.name}-seed{seed}-directions.png")
+        img = media.to_pil(directions.render(m.G, d, seed, psi, c, [strengths], base))[0]
+        recipe = self._recipe(m, "directions", seeds=str(seed), psi=psi, label=c, layers=group, edits=strengths,
+                              w=w if base is not None else "")
+        what = "your image" if base is not None else f"seed {seed}"
+        path = media.save_png(attach(img, recipe), self._folder() / f"{m.entry.name}-{what.replace(' ', '-')}"
+                                                                    "-directions.png")
         edited = ", ".join(f"d{i + 1} {a:+g}σ" for i, a in enumerate(strengths) if a)
-        return Result([img], [f"seed {seed} · {edited or 'no edit'}"], [seed], [path], recipe)
+        return Result([img], [f"{what} · {edited or 'no edit'}"], [seed], [path], recipe)
 
     def direction_strip(self, name: object, seed: object, psi: object = 1.0, label: object = None,
-                        k: object = TOP_K, frames: object = STRIP_FRAMES, layers: object = "all") -> Result:
-        """For each of the top k directions, `frames` images of the seed from -3 sigma to +3 sigma along it."""
+                        k: object = TOP_K, frames: object = STRIP_FRAMES, layers: object = "all",
+                        w: object = "") -> Result:
+        """For each of the top k directions, `frames` images of the seed (or a projected w's) from -3 sigma to
+        +3 sigma along it."""
         m, seed, psi = self.model(name), validation.seed(seed), validation.psi(psi)
         c, (group, d) = validation.label(label, m.num_classes), self._directions(m, layers)
+        base = self._projected_w(m, w)
         k = validation.integer(k, "directions", 1, min(MAX_STRIP_DIRECTIONS, len(d.vectors)))
         frames = validation.integer(frames, "frames", *STRIP_FRAMES_RANGE)
         rows = directions.strip_strengths(k, frames)
         recipe = self._recipe(m, "direction_strip", seeds=str(seed), psi=psi, label=c, layers=group, k=k,
-                              frames=frames)
-        imgs = [attach(img, recipe) for img in media.to_pil(directions.render(m.G, d, seed, psi, c, rows))]
+                              frames=frames, w=w if base is not None else "")
+        imgs = [attach(img, recipe) for img in media.to_pil(directions.render(m.G, d, seed, psi, c, rows, base))]
         captions = [f"d{len(r)} {r[-1]:+g}σ" for r in rows]
         return Result(imgs, captions, [seed], recipe=recipe, columns=frames)
+
+    # ----- your own image -----
+    def project(self, name: object, image: object, centre_crop: object = False,
+                steps: object = projection.DEFAULT_STEPS, label: object = None,
+                progress: Callable[[int, int, float], None] | None = None) -> Result:
+        """Fit an uploaded image: original | framed as the training images | reconstruction, with its PSNR. The
+        recipe carries the projected w, which mix, interpolate and directions take as `w`."""
+        m = self._style_model(name, "projection")
+        photo = uploads.open_upload(image)
+        shape = m.config["model"]
+        framing = alignment.framing_of(str(m.config.get("meta", {}).get("dataset", "")))
+        prepared = alignment.prepare(photo, framing, shape["resolution"], shape["img_channels"],
+                                     validation.flag(centre_crop, "centre crop"))
+        steps = validation.integer(steps, "steps", 0, projection.MAX_STEPS)
+        c = validation.label(label, m.num_classes)
+        target = projection.to_target(prepared.image, shape["resolution"], shape["img_channels"])
+        start = time.perf_counter()
+        fit = projection.project(m.G, target, steps, c, callback=progress)
+        seconds = time.perf_counter() - start
+        recipe = self._recipe(m, "projection", w=projection.encode_w(fit.w))
+        recon = attach(media.to_pil(fit.image[None])[0], recipe)
+        path = media.save_png(recon, self._folder() / f"{m.entry.name}-your-image.png")
+        note = f"{prepared.note}; reconstruction {fit.psnr:.1f} dB PSNR after {steps} steps ({seconds:.1f} s)"
+        original = ImageOps.contain(photo, (media.SHOWN_SIDE, media.SHOWN_SIDE))
+        return Result([original, prepared.image, recon], ["your image", prepared.note, f"reconstruction · "
+                      f"{fit.psnr:.1f} dB"], files=[path], recipe=recipe, note=note, columns=3)
+
+    def projected(self, name: object, w: object) -> Result:
+        """The image a projected w stands for (a projection's recipe remade without its photo)."""
+        m = self._style_model(name, "projection")
+        ws = self._projected_w(m, w)
+        if ws is None:
+            raise InvalidInput("w: give a projected latent (the 'w' of a projection's recipe)")
+        recipe = self._recipe(m, "projection", w=w)
+        img = attach(media.to_pil(projection.render(m.G, ws)[None])[0], recipe)
+        path = media.save_png(img, self._folder() / f"{m.entry.name}-your-image.png")
+        return Result([img], ["your image, as the model draws it"], files=[path], recipe=recipe)
 
     # ----- recipes -----
     def reproduce(self, recipe: object) -> Result:
@@ -251,8 +318,31 @@ class Studio:
         return Recipe(kind, m.entry.name, m.sha256, **fields)
 
     def _folder(self) -> Path:
-        """A fresh folder for one request's files."""
-        return Path(tempfile.mkdtemp(dir=self.outdir))
+        """A fresh folder for one request's files (old ones pruned: gan_core.outputs)."""
+        return self.outputs.new()
+
+    def _style_model(self, name: object, what: str) -> LoadedModel:
+        m = self.model(name)
+        if not m.is_style:
+            raise InvalidInput(f"{what}: model {name!r} has no per-layer styles (arch {m.config['model']['arch']})")
+        return m
+
+    @staticmethod
+    def _projected_w(m: LoadedModel, w: object) -> torch.Tensor | None:
+        """A projected w [num_ws, w_dim] from its text, None when none is given; a clear message when it is not one
+        of this model's."""
+        if w in (None, ""):
+            return None
+        if not m.is_style:
+            raise InvalidInput(f"w: model {m.entry.name!r} has no per-layer styles to take a projected image")
+        if not isinstance(w, str) or len(w) > MAX_W_CHARS:
+            raise InvalidInput(f"w: expected a projected latent as base64 text of at most {MAX_W_CHARS:,} characters, "
+                               f"got {validation.shown(w)}")
+        try:
+            return projection.decode_w(w, (m.G.num_ws, m.G.w_dim))
+        except ValueError as exc:
+            raise InvalidInput(f"{exc} (a latent projected into model {m.entry.name!r}: project your image with "
+                               "this model)") from None
 
     def _directions(self, m: LoadedModel, layers: object) -> tuple[str, directions.Directions]:
         group = validation.choice(layers, "layers", directions.GROUPS)

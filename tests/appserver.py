@@ -55,13 +55,14 @@ def write_checkpoints(root: Path) -> Path:
 
 
 @contextlib.contextmanager
-def serve(checkpoints: Path, log: Path, timeout: float = 300) -> Iterator[str]:
-    """Run `python app.py` on a free port (set by GRADIO_SERVER_NAME / _PORT, as on Spaces); yield its URL."""
+def serve(checkpoints: Path, log: Path, timeout: float = 300, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `python app.py` on a free port (set by GRADIO_SERVER_NAME / _PORT, as on Spaces) with `env` added; yield
+    its URL."""
     from gradio_client import Client
 
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GAN_STUDIO_CHECKPOINTS": str(checkpoints), "HF_HUB_OFFLINE": "1"}
+           "GAN_STUDIO_CHECKPOINTS": str(checkpoints), "HF_HUB_OFFLINE": "1", **(env or {})}
     url = f"http://127.0.0.1:{port}/"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

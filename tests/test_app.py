@@ -9,9 +9,11 @@ from types import SimpleNamespace
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from appserver import BROKEN, MODELS
+from gan_core.projection import encode_w
 from gan_core.recipe import KINDS, Recipe
 from gan_core.studio import Studio
 
@@ -69,18 +71,20 @@ def app(served_checkpoints):
 
 @pytest.fixture(scope="module")
 def open_link(app):
-    """The page's load event for a link with these query parameters -> {field label: value} ('note' unlabelled)."""
+    """The page's load event for a link with these query parameters -> {field label: value}."""
     on_link = next(f.fn for f in app.demo.fns.values() if getattr(f.fn, "__name__", "") == "on_link")
 
     def load(params: dict[str, str]) -> dict[str, object]:
         out = on_link(SimpleNamespace(query_params=params))
-        return {(c.label or "note").split(" (")[0]: value for c, value in out.items()}
+        return {c.label.split(" (")[0]: value for c, value in out.items()}
 
     return load
 
 
+PHOTO_W = encode_w(torch.zeros(10, 128))  # the 64 px models' W+: 10 layers of 128
+PHOTO_FIELDS = {"Projected w": PHOTO_W, "w: a projected image's latent from /project": PHOTO_W}  # + "Use your image"
 ALWAYS = {"Model", "Reproduce from a recipe", "Recipe: paste a result's recipe", "Truncation ψ", "Reproduced",
-          "Downloads", "note"}  # what every link that reproduces fills in
+          "Downloads", "Note"}  # what every link that reproduces fills in
 LINKS = [  # a recipe, and the tab fields (beyond ALWAYS) its link fills in
     (Recipe("sample", "anime", seeds="5-6"), {"Seeds": "5-6"}),
     (Recipe("seeds", "mnist", seeds="1-2", psi=0.5, label=3), {"Seeds": "1-2", "Truncation ψ": 0.5, "Class": "3"}),
@@ -93,30 +97,35 @@ LINKS = [  # a recipe, and the tab fields (beyond ALWAYS) its link fills in
      {"Seed": 7, "Style layers the directions act on": "coarse",
       **{f"Direction {i}": x for i, x in enumerate([1.5, 0, -1, 0, 0], 1)}}),
     (Recipe("direction_strip", "anime", seeds="7", k=1, frames=2), {"Seed": 7}),  # k, frames: no field
+    (Recipe("projection", "anime", w=PHOTO_W), PHOTO_FIELDS),
+    (Recipe("mix", "anime", rows="1", cols="2", layers="coarse", w=PHOTO_W),
+     {"Row seeds": "1", "Column seeds": "2", "Layers taken from the column": "coarse", "Custom w indices": "",
+      **PHOTO_FIELDS}),
 ]
 
 
 def test_links_cover_every_kind():
-    assert sorted(r.kind for r, _ in LINKS) == sorted(KINDS)
+    assert set(r.kind for r, _ in LINKS) == set(KINDS)
 
 
 @pytest.mark.parametrize("recipe, tab", LINKS, ids=[r.kind for r, _ in LINKS])
 def test_link_fills_its_tab_and_reproduces(open_link, recipe, tab):
     got = open_link({"recipe": recipe.to_json()})
-    assert set(got) - ALWAYS == set(tab) - ALWAYS, "fields of another tab filled in, or of its own left out"
+    assert set(got) - ALWAYS - {"Use your image"} == set(tab) - ALWAYS, "fields of another tab filled in, or of its own left out"
+    assert ("Use your image" in got) == bool(recipe.w)
     assert tab.items() <= got.items() and got["Model"] == recipe.model
-    assert got["Reproduced"] and "⚠️" not in got["note"] and "?recipe=" in got["note"]
+    assert got["Reproduced"] and "⚠️" not in got["Note"] and "?recipe=" in got["Note"]
 
 
 def test_bad_links_say_why(open_link):
-    assert set(open_link({})) == {"note"}  # no recipe: nothing changes
+    assert set(open_link({})) == {"Note"}  # no recipe: nothing changes
     bad_json = open_link({"recipe": "{"})
-    assert set(bad_json) == {"Reproduce from a recipe", "note"} and "not valid JSON" in bad_json["note"]
+    assert set(bad_json) == {"Reproduce from a recipe", "Note"} and "not valid JSON" in bad_json["Note"]
     reversed_seeds = open_link({"model": "anime", "seeds": "5-1"})
     assert reversed_seeds["Seeds"] == "5-1" and "Reproduced" not in reversed_seeds
-    assert reversed_seeds["note"].startswith("⚠️ seeds: range 5-1 is reversed")
+    assert reversed_seeds["Note"].startswith("⚠️ seeds: range 5-1 is reversed")
     many = open_link({"model": "anime", "kind": "directions", "seeds": "1-3"})
-    assert many["Seed"] is None and many["note"].startswith("⚠️ seed: '1-3' is not a number")
+    assert many["Seed"] is None and many["Note"].startswith("⚠️ seed: '1-3' is not a number")
 
 
 def test_menus_follow_the_model(app):

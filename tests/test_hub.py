@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,10 @@ def test_space_front_matter_pins_a_gradio_that_requirements_txt_allows():
     assert len(gradio) == 1 and gradio[0].specifier, "requirements.txt: pin gradio to a range once"
     allowed = gradio[0].specifier  # a packaging.specifiers.SpecifierSet
     assert Version(fields["sdk_version"]) in allowed, f"sdk_version {fields['sdk_version']} is not gradio{allowed}"
+
+
+def test_space_front_matter_pins_the_python_the_tests_run_on():
+    """Spaces default to an older Python than the tests use: the front matter names ours."""
+    front = (ROOT / "README.md").read_text().split("---\n")[1]
+    fields = dict(line.split(": ", 1) for line in front.strip().splitlines())
+    assert fields.get("python_version", "").strip('"') == f"{sys.version_info.major}.{sys.version_info.minor}"

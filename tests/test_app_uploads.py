@@ -1,0 +1,82 @@
+"""Your image through the real server: /project with hostile uploads (each gets a result or a clear message, and the
+server keeps serving), and a projection used by /mix, /interpolate and /directions."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_uploads import encoded, png_claiming
+
+STEPS_NOTE = "dB PSNR"
+
+
+def hostile_uploads(folder) -> dict[str, bytes]:
+    """name -> the bytes of an upload a visitor might send."""
+    rng = np.random.default_rng(0)
+    face = Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8))
+    frames = [Image.new("RGB", (64, 64), c) for c in ("red", "blue")]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    transparent = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    png = encoded(face, "PNG")
+    return {
+        "not-an-image.png": b"hello, this is text\n" * 10,
+        "empty.png": b"",
+        "truncated.png": png[: len(png) // 2],
+        "one-pixel.png": encoded(Image.new("RGB", (1, 1), "white"), "PNG"),
+        "bomb.png": png_claiming(60000, 60000),
+        "sixteen-bit.png": encoded(Image.fromarray(rng.integers(0, 65535, (64, 64), dtype=np.uint16)), "PNG"),
+        "cmyk.jpg": encoded(face.convert("CMYK"), "JPEG"),
+        "animated.gif": gif.getvalue(),
+        "transparent.png": encoded(transparent, "PNG"),
+        "large.jpg": encoded(Image.new("RGB", (6000, 4000), (120, 90, 60)), "JPEG", quality=70),
+    }
+
+
+def test_hostile_uploads_get_a_result_or_a_clear_message(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    outcomes = {}
+    for name, data in hostile_uploads(tmp_path).items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        try:
+            views, note, w = client.predict("anime", handle_file(str(path)), True, None, api_name="/project")
+            assert len(views) == 3 and STEPS_NOTE in note and len(w) > 1000
+            outcomes[name] = "projected"
+        except AppError as exc:
+            assert str(exc).startswith("image: "), f"{name}: {exc}"
+            outcomes[name] = str(exc)
+    refused = {n for n, o in outcomes.items() if o != "projected"}
+    assert refused == {"not-an-image.png", "empty.png", "truncated.png", "one-pixel.png", "bomb.png"}, outcomes
+    assert "too large" in outcomes["bomb.png"] and "40 megapixels" in outcomes["bomb.png"]
+    gallery, _ = client.predict("anime", "42", 0.7, None, api_name="/seeds")  # still serving
+    assert len(gallery) == 1
+
+
+def test_a_projection_feeds_mix_walk_and_edits_over_the_api(client, tmp_path):
+    from gradio_client import handle_file
+
+    photo = tmp_path / "seed3.png"
+    gallery, files = client.predict("anime", "3", 1.0, None, api_name="/seeds")
+    Image.open(files[0]).save(photo)
+    views, note, w = client.predict("anime", handle_file(str(photo)), False, None, api_name="/project")
+    figure, mix_note = client.predict("anime", "1", "2", "coarse", "", 1.0, None, w, api_name="/mix")
+    plain, _ = client.predict("anime", "1", "2", "coarse", "", 1.0, None, "", api_name="/mix")
+    assert Image.open(figure).width > Image.open(plain).width
+    strip, gif, downloads = client.predict("anime", "7", 4, "w-lerp", 1.0, None, False, w, api_name="/interpolate")
+    recon = np.asarray(Image.open(views[2]["image"]))
+    assert np.array_equal(np.asarray(Image.open(strip[0]["image"]).convert("RGB")), recon)
+    edited = client.predict("anime", 0, 1.0, None, "all", 0, 0, 0, 0, 0, w, api_name="/directions")
+    assert np.array_equal(np.asarray(Image.open(edited).convert("RGB")), recon)
+
+
+def test_a_latent_of_another_model_is_refused_over_the_api(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="^w: "):
+        client.predict("mnist", "1", "2", "coarse", "", 1.0, "3", "AAAA", api_name="/mix")
