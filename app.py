@@ -239,7 +239,8 @@ def build() -> gr.Blocks:
                 mode = gr.Radio(list(INTERPOLATION_MODES), value="z-slerp", label="Path")
                 loop = gr.Checkbox(False, label="Loop back to the first seed")
             interp_btn = gr.Button("Interpolate", variant="primary")
-            interp_strip = gr.Gallery(label="Frames", **SHOWN)
+            interp_strip = gr.Gallery(label="Frames (the animation below is shown large)", columns=8, format="png",
+                                      elem_classes=["pixels"])
             interp_gif = gr.Image(label="Animation (GIF)", type="filepath", elem_classes=["pixels", "image-box"])
             interp_files = gr.File(label="GIF and MP4 downloads", file_count="multiple")
             interp_recipe = recipe_box()

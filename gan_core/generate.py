@@ -8,26 +8,25 @@
     python -m gan_core.generate --model anime --directions 42 --strip 5 --out strips.png
     python -m gan_core.generate --recipe result.png --out again.png   (a PNG from the app, a .json file or JSON text)
     python -m gan_core.generate --model celeba --project photo.jpg --steps 200 --out recon.png
+    python -m gan_core.generate --model celeba --project photo.jpg --mix rows=1,2 cols=5,6 --out mix.png
 
 Every run is a recipe run by gan_core.studio, as in the app, so the pixels are the app's. --out: .png (one
 image, or a grid of several; it carries the recipe), .zip (a seed grid's PNGs), .gif / .mp4 (interpolations).
---project fits a photo (framed as the model's training images) with gan_core.projection and writes its PNG.
+--project fits a photo (framed as the model's training images, gan_core.alignment) with gan_core.projection and
+writes its reconstruction; with --mix, --interpolate (w-lerp) or --directions the result starts from it instead.
 """
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import media, projection, sampling, validation
-from .alignment import framing_of, prepare
+from . import media, projection, sampling
 from .checkpoint import CheckpointError
 from .recipe import Recipe, attach, load
 from .studio import INTERPOLATION_MODES, Result, Studio
-from .uploads import open_upload
 from .validation import InvalidInput
 
 SUFFIXES = (".png", ".zip", ".gif", ".mp4")
@@ -114,36 +113,18 @@ def write(result: Result, out: Path, nrow: int | None) -> Path:
     return out
 
 
-def run_projection(args: argparse.Namespace, out: Path) -> Path:
-    """Frame the photo as the model's training images, project it and save the reconstruction; print PSNR, time."""
-    if out.suffix.lower() != ".png":
-        raise InvalidInput(f"--out: {out.name!r} should end in .png for --project")
-    steps = validation.integer(args.steps, "--steps", 0, projection.MAX_STEPS)
-    studio, name = studio_for(args.model)
-    model = studio.model(name)
-    if not model.is_style:
-        raise InvalidInput(f"--project: model {name!r} is not style-based; projection needs per-layer styles")
-    cfg = model.G.cfg
-    prepared = prepare(open_upload(args.project), framing_of(model.config.get("meta", {}).get("dataset", "")),
-                       cfg.resolution, cfg.img_channels, centre_crop=args.centre_crop)
-    if prepared.note:
-        print(prepared.note, file=sys.stderr)
-    start = time.perf_counter()
-    result = projection.project(model.G, projection.to_target(prepared.image, cfg.resolution, cfg.img_channels),
-                                steps=steps, label=args.label)
-    print(f"PSNR {result.psnr:.2f} dB, {steps} steps in {time.perf_counter() - start:.1f} s")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return media.save_png(media.to_pil(result.image[None])[0], out)
-
-
 def run(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     if out.suffix.lower() not in SUFFIXES:
         raise InvalidInput(f"--out: {out.name!r} should end in one of {', '.join(SUFFIXES)}")
-    if args.project:
-        return run_projection(args, out)
     studio, name = studio_for(args.model)
-    result = studio.reproduce(build_recipe(args, name))
+    recipe = build_recipe(args, name)
+    if args.project:  # the photo's projection: its reconstruction, or the mix / walk / edit that starts from it
+        projected = studio.project(name, args.project, args.centre_crop, args.steps, args.label)
+        print(projected.note, file=sys.stderr)
+        takes_w = recipe.kind in ("mix", "interpolate", "directions", "direction_strip")
+        recipe = replace(recipe, w=projected.recipe.w) if takes_w else projected.recipe
+    result = studio.reproduce(recipe)
     if result.note:
         print(result.note, file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)

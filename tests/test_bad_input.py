@@ -19,8 +19,8 @@ from gan_core.validation import (FRAMES_RANGE, INTERP_SEEDS_RANGE, MAX_GRID_SIDE
 SIGNATURES = {  # the API's parameters, in order
     "/sample": ("model", "n", "psi", "label"),
     "/seeds": ("model", "spec", "psi", "label"),
-    "/interpolate": ("model", "spec", "frames", "mode", "psi", "label", "loop"),
-    "/mix": ("model", "rows", "cols", "layers", "custom", "psi", "label"),
+    "/interpolate": ("model", "spec", "frames", "mode", "psi", "label", "loop", "w"),
+    "/mix": ("model", "rows", "cols", "layers", "custom", "psi", "label", "w"),
 }
 SEEDS = re.escape("0..4294967295")
 INDICES = r"0\.\.\d+"  # w indices: 0..num_ws-1 of the model
@@ -41,7 +41,7 @@ def good(model: str) -> dict[str, object]:
     """A valid value for every parameter of every endpoint."""
     return {"model": model, "n": 2, "spec": "3, 7", "psi": 0.7, "label": "3" if model == "mnist" else None,
             "frames": 4, "mode": "z-slerp", "loop": False, "rows": "1", "cols": "2", "layers": "custom",
-            "custom": "0-1"}
+            "custom": "0-1", "w": ""}
 
 
 def group(field: str, allowed: str, *values: object) -> list[tuple[object, str, str]]:
@@ -67,6 +67,7 @@ BAD: dict[str, list[tuple[object, str, str]]] = {
     "custom": group("layers", INDICES, "0-99", "5-1", "-1", "x", "99", "0-3;5", None),
     "rows": group("row seeds", "8", "1-9") + group("row seeds", SEEDS, "", "abc", "5-1"),
     "cols": group("column seeds", "8", "0-8") + group("column seeds", SEEDS, "", "x", "9-2"),
+    "w": group("w", "base64", "not base64!", "AAAA", 5, "x" * 7000),
 }
 INTERPOLATION = "interpolation seeds"
 SPECS = {"/seeds": seed_specs("seeds", 64),

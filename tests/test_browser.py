@@ -9,6 +9,8 @@ import pytest
 
 from appserver import BROKEN, MODELS
 from conftest import ROOT
+from gan_core.media import SHOWN_SIDE
+from gan_core.studio import Studio
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -78,6 +80,45 @@ def wait_for_new_images(panel, before: list[str], count: int) -> None:
             return
         time.sleep(0.25)
     raise AssertionError(f"{count} new images did not appear within {TIMEOUT} s (saw {len(loaded_images(panel))})")
+
+
+def shown_widths(panel) -> list[float]:
+    """On-screen widths (CSS px) of the served images in the panel."""
+    return panel.locator(FILE_IMAGES).evaluate_all("imgs => imgs.map(i => i.getBoundingClientRect().width)")
+
+
+def test_first_load_shows_a_batch_at_least_256_px_wide(page):
+    """A new visitor sees faces without pressing anything, each shown >= 256 px wide although it is 64 px."""
+    panel = page.locator("[role=tabpanel]:visible")
+    wait_for_new_images(panel, [], 16)
+    assert min(shown_widths(panel)) >= SHOWN_SIDE
+    page.screenshot(path=str(SHOTS / "first-load.png"), full_page=True)
+
+
+def test_your_image_is_projected_and_used_in_style_mixing(page, tmp_path):
+    photo = tmp_path / "photo.png"
+    Studio(ROOT / "checkpoints").seeds("anime", "3", 1.0).images[0].save(photo)
+    pick_model(page, LABELS["anime"])
+    page.get_by_role("tab", name="Your image").click()
+    panel = page.locator("[role=tabpanel]:visible")
+    panel.locator("input[type=file]").set_input_files(str(photo))
+    settle(page)
+    before = loaded_images(panel)
+    panel.get_by_role("button", name="Project", exact=True).click()
+    wait_for_new_images(panel, before, 3)
+    sync_api().expect(panel.get_by_text("dB PSNR")).to_be_visible()
+    use = page.get_by_label("Use your image (Your image tab)")
+    sync_api().expect(use).to_be_checked()
+    page.screenshot(path=str(SHOTS / "your-image.png"), full_page=True)
+    page.get_by_role("tab", name="Style mixing").click()
+    panel = page.locator("[role=tabpanel]:visible")
+    before = loaded_images(panel)
+    settle(page)
+    panel.get_by_role("button", name="Mix", exact=True).click()
+    wait_for_new_images(panel, before, 1)
+    sync_api().expect(panel.get_by_text("Column styles on w indices")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "your-image-mixed.png"), full_page=True)
+    use.uncheck()
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import ROOT
 
 from gan_core import generate, media, projection
+from gan_core.recipe import KEY
 from gan_core.checkpoint import load_generator
 from gan_core.projection import DEFAULT_STEPS, decode_w, encode_w, project, psnr, render, to_target
 from gan_core.sampling import generate as generate_images
@@ -144,9 +145,13 @@ def test_cli_writes_the_reconstruction(celeba, target, tmp_path, capsys):
     out = tmp_path / "recon.png"
     args = ["--model", str(CELEBA), "--project", str(photo), "--centre-crop", "--steps", "20"]
     assert generate.main([*args, "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "PSNR" in printed and "20 steps" in printed and str(out) in printed
+    printed = capsys.readouterr()
+    assert "PSNR" in printed.err and "20 steps" in printed.err and str(out) in printed.out
     with Image.open(out) as img:
-        assert img.size == (64, 64) and img.mode == "RGB"
+        assert img.size == (64, 64) and img.mode == "RGB" and '"kind":"projection"' in img.info[KEY]
+    mix = tmp_path / "mix.png"
+    assert generate.main([*args, "--mix", "rows=1", "cols=2", "--out", str(mix)]) == 0
+    with Image.open(mix) as img:
+        assert '"w":"' in img.info[KEY] and img.width > 3 * 64  # a photo row and column beside the seeds'
     assert generate.main([*args, "--out", str(tmp_path / "r.gif")]) == 2
     assert generate.main([*args, "--steps", "-1", "--out", str(out)]) == 2

@@ -9,10 +9,12 @@ from dataclasses import replace
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import save_tiny_checkpoints
 from gan_core import generate
+from gan_core.projection import encode_w
 from gan_core.recipe import KEY, KIND_TABLE, KINDS, Recipe, load
 from gan_core.studio import DEFAULT_FRAMES, STRIP_FRAMES, TOP_K, Studio
 from gan_core.validation import InvalidInput, seed_spec
@@ -68,7 +70,7 @@ def test_query_string_forms():
     ('{"kind":"seeds","model":"m","frames":1.5}', "whole number"), ('{"kind":"seeds","model":1}', "model must be"),
     ('{"kind":"seeds","model":"m","edits":"a"}', r"edits\[0\]"),
     ('{"kind":"seeds","model":"m","loop":"maybe"}', "loop"),
-    ("{" + " " * 5000 + "}", "too long"),
+    ("{" + " " * 9000 + "}", "too long"),
 ])
 def test_bad_recipes_have_clear_messages(text, expect):
     with pytest.raises(InvalidInput, match=expect):
@@ -92,6 +94,8 @@ def each_kind(studio: Studio):
     yield studio.mix("tiny", "1, 2", "5", "custom", "0-2, 5", 0.7)
     yield studio.directions("tiny", 11, 0.7, None, [1.5, 0, -2], "coarse")
     yield studio.direction_strip("dc", 11, 0.9, None, 2, 3)
+    G = studio.model("tiny").G
+    yield studio.projected("tiny", encode_w(torch.randn(G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(0))))
 
 
 def test_recipe_round_trip_is_bit_exact_for_every_kind(studio, root):

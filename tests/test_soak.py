@@ -1,21 +1,21 @@
-"""A server that runs for weeks: 2,000 mixed requests on a real localhost server, and the folders it writes stay
-under their caps (gan_core.outputs for ours, Gradio's delete_cache for its copies)."""
+"""A server that runs for weeks: mixed requests on a real localhost server (600 in CI; the issue's 2,000 with
+GAN_STUDIO_SOAK_REQUESTS=2000), and the folders it writes stay under their caps (gan_core.outputs for ours,
+Gradio's delete_cache for its copies)."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
-import pytest
-
 from appserver import serve
 
-REQUESTS = 2000
-OUTPUT_MB = 2  # the server's cap on its own request folders, set small so 2,000 requests pass it many times
+REQUESTS = int(os.environ.get("GAN_STUDIO_SOAK_REQUESTS", "600"))  # the issue's 2,000: set it to 2000
+OUTPUT_MB = 2  # the server's cap on its own request folders, set small so the requests pass it many times
 CACHE_SECONDS = 5  # Gradio's copies older than this go (checked every second)
 GRADIO_CAP_MB = 16  # what its copies may reach meanwhile: the files of the last few seconds' requests
 WAVE = 8  # requests in flight together
 CALLS = [  # (arguments, endpoint): cheap MNIST requests, each writing files, and one bad request
-    (("mnist", "1-8", 1.0, "3"), "/seeds"),  # 8 PNGs, their ZIP and the 256 px ZIP: about 120 kB
+    (("mnist", "1-8", 1.0, "3"), "/seeds"),  # 8 PNGs, their ZIP and the 256 px ZIP: 204 kB
     (("mnist", 4, 1.0, "5"), "/sample"),
     (("mnist", "1, 2", "3, 4", "coarse", "", 1.0, "7"), "/mix"),
     (("mnist", 5, 1.0, "1", "all", 1.5, 0, 0, 0, 0), "/directions"),
