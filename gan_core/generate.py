@@ -7,7 +7,7 @@
     python -m gan_core.generate --model anime --directions 42 --edits 2,0,-1.5 --out edit.png
     python -m gan_core.generate --model anime --directions 42 --strip 5 --out strips.png
     python -m gan_core.generate --recipe result.png --out again.png   (a PNG from the app, a .json file or JSON text)
-    python -m gan_core.generate --model celeba --project photo.jpg --steps 200 --out recon.png
+    python -m gan_core.generate --model celeba --project photo.jpg --out recon.png
     python -m gan_core.generate --model celeba --project photo.jpg --mix rows=1,2 cols=5,6 --out mix.png
 
 Every run is a recipe run by gan_core.studio, as in the app, so the pixels are the app's. --out: .png (one
