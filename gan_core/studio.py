@@ -90,7 +90,6 @@ class Studio:
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self.outputs = outputs or OutputFolder()
-        self.outdir = self.outputs.root
 
     def names(self) -> list[str]:
         return list(entries(self.checkpoint_dir))
@@ -203,9 +202,7 @@ class Studio:
             custom: object = "", psi: object = 1.0, label: object = None, w: object = "") -> Result:
         """StyleGAN style-mixing figure (one image); the note names the w indices that took the column's styles.
         A projected w (`w`) is the first row and the first column, labelled "photo"."""
-        m = self.model(name)
-        if not m.is_style:
-            raise InvalidInput(f"style mixing: model {name!r} has no per-layer styles (arch {m.config['model']['arch']})")
+        m = self._style_model(name, "style mixing")
         photo = self._projected_w(m, w)
         side = validation.MAX_GRID_SIDE - (photo is not None)
         rows = validation.seeds(row_spec, "row seeds", limit=side)
@@ -322,6 +319,7 @@ class Studio:
         return self.outputs.new()
 
     def _style_model(self, name: object, what: str) -> LoadedModel:
+        """Model `name`, refused with a message naming `what` when it has no per-layer styles."""
         m = self.model(name)
         if not m.is_style:
             raise InvalidInput(f"{what}: model {name!r} has no per-layer styles (arch {m.config['model']['arch']})")
