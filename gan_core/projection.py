@@ -67,9 +67,10 @@ class Perceptual(nn.Module):
     """Frozen EfficientNet-lite0 stem and first blocks; distance = mean over taps of the squared difference of
     channel-normalised feature maps (LPIPS-style, without learned weights)."""
 
-    def __init__(self) -> None:
+    def __init__(self, resolution: int = FEATURE_RESOLUTION) -> None:
         super().__init__()
-        net = load_efficientnet_lite0(FEATURE_RESOLUTION)
+        self.resolution = resolution
+        net = load_efficientnet_lite0(resolution)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = nn.ModuleList(net._blocks[: FEATURE_TAPS[-1] + 1])
         self.eval().requires_grad_(False)
@@ -78,7 +79,7 @@ class Perceptual(nn.Module):
         """[B, C, H, W] in [-1, 1] (greyscale repeated to RGB) -> unit-norm-per-pixel feature maps."""
         if img.shape[1] == 1:
             img = img.expand(-1, 3, -1, -1)
-        x = F.interpolate(img, size=(FEATURE_RESOLUTION,) * 2, mode="bilinear", align_corners=False)
+        x = F.interpolate(img, size=(self.resolution,) * 2, mode="bilinear", align_corners=False)
         x = self.stem(x.contiguous(memory_format=torch.channels_last))  # as the synthesis: faster convs on CPU
         feats = []
         for i, block in enumerate(self.blocks):
@@ -93,9 +94,9 @@ class Perceptual(nn.Module):
 
 
 @cache
-def _perceptual(device: torch.device) -> Perceptual:
-    """One feature network per device, loaded on first use."""
-    return Perceptual().to(device, memory_format=torch.channels_last)
+def _perceptual(device: torch.device, resolution: int) -> Perceptual:
+    """One feature network per device and input size, loaded on first use."""
+    return Perceptual(resolution).to(device, memory_format=torch.channels_last)
 
 
 def _lr(step: int, steps: int) -> float:
@@ -129,8 +130,10 @@ def start_w(G: nn.Module, label: int | None = None) -> torch.Tensor:
 
 
 def project(G: nn.Module, target: torch.Tensor, steps: int = DEFAULT_STEPS, label: int | None = None,
-            callback: Callable[[int, int, float], None] | None = None, perceptual: bool = True) -> Projection:
-    """The W+ latent whose rendering matches target [C, H, W] in [-1, 1]; callback(step, steps, loss) each step."""
+            callback: Callable[[int, int, float], None] | None = None, perceptual: bool = True,
+            feature_resolution: int = FEATURE_RESOLUTION) -> Projection:
+    """The W+ latent whose rendering matches target [C, H, W] in [-1, 1]; callback(step, steps, loss) each step.
+    The perceptual loss sees images resized to feature_resolution (smaller is faster and blurrier)."""
     if not sampling.is_style(G):
         raise ValueError("projection needs a style-based model with per-layer styles")
     _check_target(G, target)
@@ -138,7 +141,7 @@ def project(G: nn.Module, target: torch.Tensor, steps: int = DEFAULT_STEPS, labe
         raise ValueError(f"steps: expected 0 or more, got {steps}")
     device = G.w_avg.device
     goal = target.detach().float().to(device).clone()[None]  # a normal tensor even from inference mode
-    feats = _perceptual(device) if perceptual else None
+    feats = _perceptual(device, feature_resolution) if perceptual else None
     goal_feats = feats.features(goal) if feats else None
     w = start_w(G, label).requires_grad_(True)
     opt = torch.optim.Adam([w], lr=LR, betas=(0.9, 0.999))

@@ -1,16 +1,21 @@
 """The app in a real browser (Debian chromium driven by playwright, headless): pick each model, use each of the four
-tabs, check that images appear; screenshots go to test-output/browser/. A broken model shows its error."""
+tabs, check that images appear; screenshots go to test-output/browser/. A broken model shows its error. The browser's
+camera is a fake one that films a CelebA photo no evaluation uses."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
+from zipfile import ZipFile
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from appserver import BROKEN, MODELS
 from conftest import ROOT
+from gan_core.data import DATA_ROOT, NAMED_SETS
 from gan_core.media import SHOWN_SIDE
-from gan_core.studio import Studio
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -30,11 +35,27 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium)")
 
 
+def write_camera_film(path: Path) -> Path:
+    """A 640x480 Y4M video (Chromium's fake camera plays it) of the last CelebA photo, enlarged 3x on grey."""
+    with ZipFile(DATA_ROOT / NAMED_SETS["celeba"]) as z:
+        face = Image.open(z.open(sorted(z.namelist())[-1])).convert("RGB")
+    frame = Image.new("RGB", (640, 480), (128, 128, 128))
+    big = face.resize((face.width * 3, face.height * 3), Image.Resampling.LANCZOS)
+    frame.paste(big, ((frame.width - big.width) // 2, (frame.height - big.height) // 2))
+    ycc = np.asarray(frame.convert("YCbCr"))
+    planes = ycc[..., 0].tobytes() + ycc[::2, ::2, 1].tobytes() + ycc[::2, ::2, 2].tobytes()  # 4:2:0
+    path.write_bytes(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n" + (b"FRAME\n" + planes) * 5)
+    return path
+
+
 @pytest.fixture(scope="module")
-def page(app_url):
+def page(app_url, tmp_path_factory):
+    film = write_camera_film(tmp_path_factory.mktemp("camera") / "face.y4m")
+    camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              f"--use-file-for-fake-video-capture={film}"]
     with sync_api().sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS + camera, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, permissions=["camera"])
         page.set_default_timeout(TIMEOUT * 1000)  # generous: the machine may be busy training
         sync_api().expect.set_options(timeout=TIMEOUT * 1000)
         page.goto(app_url)
@@ -79,7 +100,9 @@ def wait_for_new_images(panel, before: list[str], count: int) -> None:
         if len(srcs) >= count and set(srcs) != set(before):
             return
         time.sleep(0.25)
-    raise AssertionError(f"{count} new images did not appear within {TIMEOUT} s (saw {len(loaded_images(panel))})")
+    panel.page.screenshot(path=str(SHOTS / "timed-out.png"), full_page=True)
+    raise AssertionError(f"{count} new images did not appear within {TIMEOUT} s (saw {len(loaded_images(panel))}; "
+                         f"the page: {SHOTS / 'timed-out.png'})")
 
 
 def shown_widths(panel) -> list[float]:
@@ -95,18 +118,31 @@ def test_first_load_shows_a_batch_at_least_256_px_wide(page):
     page.screenshot(path=str(SHOTS / "first-load.png"), full_page=True)
 
 
-def test_your_image_is_projected_and_used_in_style_mixing(page, tmp_path):
+def test_an_uploaded_photo_is_shown_in_your_image(page, tmp_path):
     photo = tmp_path / "photo.png"
-    Studio(ROOT / "checkpoints").seeds("anime", "3", 1.0).images[0].save(photo)
-    pick_model(page, LABELS["anime"])
+    Image.new("RGB", (300, 200), (200, 120, 40)).save(photo)
     page.get_by_role("tab", name="Your image").click()
     panel = page.locator("[role=tabpanel]:visible")
+    settle(page)
     panel.locator("input[type=file]").set_input_files(str(photo))
+    wait_for_new_images(panel, [], 1)
+
+
+def test_a_webcam_photo_is_aligned_projected_and_used_in_style_mixing(page):
+    """The fake camera's CelebA face: captured, found and aligned, projected, then the first row/column of a mix."""
+    pick_model(page, LABELS["celeba"])
+    page.get_by_role("tab", name="Your image").click()
+    panel = page.locator("[role=tabpanel]:visible")
+    panel.get_by_role("button", name="Capture from camera").click()
+    panel.get_by_role("button", name="Click to Access Webcam").click()
+    page.wait_for_function("() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)")  # playing
+    panel.get_by_role("button", name="capture photo").click()
+    wait_for_new_images(panel, [], 1)  # the captured photo, uploaded
     settle(page)
     before = loaded_images(panel)
     panel.get_by_role("button", name="Project", exact=True).click()
     wait_for_new_images(panel, before, 3)
-    sync_api().expect(panel.get_by_text("dB PSNR")).to_be_visible()
+    sync_api().expect(panel.get_by_text(re.compile(r"^face found.*; reconstruction [\d.]+ dB PSNR"))).to_be_visible()
     use = page.get_by_label("Use your image (Your image tab)")
     sync_api().expect(use).to_be_checked()
     page.screenshot(path=str(SHOTS / "your-image.png"), full_page=True)
