@@ -279,7 +279,7 @@ def build() -> gr.Blocks:
             gr.Markdown("Put your own picture in: it is framed the way the model's training images are (CelebA: "
                         "the face found and aligned by its eyes; anime: the centre square; MNIST: a centred, "
                         "light-on-dark digit), then the model's latent that draws it best is searched for "
-                        "(about 20 s on 2 CPU cores). Then tick *Use your image* above to mix its styles with seeds, "
+                        "(about 10 s on 2 CPU cores). Then tick *Use your image* above to mix its styles with seeds, "
                         "walk from it to seeds, or edit it with the latent directions.")
             with gr.Row():
                 upload = gr.Image(label="Your image", type="filepath", sources=["upload", "webcam", "clipboard"],

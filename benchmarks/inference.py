@@ -50,8 +50,7 @@ def workloads(G: torch.nn.Module, tmp: Path) -> dict[str, Callable[[], object]]:
     def mix():
         if sampling.is_style(G):
             mixed = sampling.style_mix(G, ROWS, COLS, sampling.layer_groups(G)["coarse"], 0.7)
-            return media.mixing_figure(sampling.generate(G, ROWS, 0.7), sampling.generate(G, COLS, 0.7), mixed,
-                                       ROWS, COLS)
+            return media.mixing_figure(mixed.rows, mixed.cols, mixed.grid, ROWS, COLS)
         return media.grid(sampling.generate(G, list(range(len(ROWS) * len(COLS) + len(ROWS) + len(COLS))), 0.7), 5)
 
     return {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -147,18 +148,28 @@ def layer_groups(G: torch.nn.Module) -> dict[str, list[int]]:
 
 
 @torch.inference_mode()
+@dataclass
+class StyleMixing:
+    """A style-mixing figure's images in [-1, 1]: the rows' and columns' own [R or C, ch, H, W], mixed [R, C, ch, H, W]."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    grid: torch.Tensor
+
+
 def style_mix(G: torch.nn.Module, row_seeds: list[int], col_seeds: list[int], layers: list[int],
-              psi: float = 1.0, classes: int | None = None, extra: torch.Tensor | None = None) -> torch.Tensor:
-    """[R, C] grid of images: row seed's ws with the column seed's ws on `layers`; [R, C, ch, H, W]. `extra`, a W+
-    latent [num_ws, w_dim] such as a projected image's (not truncated), is the first row and the first column."""
+              psi: float = 1.0, classes: int | None = None, extra: torch.Tensor | None = None) -> StyleMixing:
+    """Each row seed's ws with the column seed's ws on `layers`, and the seeds' own images. `extra`, a W+ latent
+    [num_ws, w_dim] such as a projected image's (not truncated), is the first row and the first column."""
     if not is_style(G):
         raise ValueError("style mixing needs a style-based model with per-layer styles")
     row_ws, col_ws = (with_extra(ws_from_seeds(G, s, psi, classes).cpu(), extra) for s in (row_seeds, col_seeds))
     mixed = row_ws[:, None].repeat(1, col_ws.shape[0], 1, 1)
     if layers:
         mixed[:, :, layers] = col_ws[None, :, layers]
-    imgs = synthesize(G, mixed.flatten(0, 1))
-    return imgs.view(row_ws.shape[0], col_ws.shape[0], *imgs.shape[1:])
+    rows, cols, grid = synthesize(G, torch.cat([row_ws, col_ws, mixed.flatten(0, 1)])).split(
+        [len(row_ws), len(col_ws), mixed.shape[0] * mixed.shape[1]])
+    return StyleMixing(rows, cols, grid.view(row_ws.shape[0], col_ws.shape[0], *grid.shape[1:]))
 
 
 def with_extra(ws: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:

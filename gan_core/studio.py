@@ -211,10 +211,8 @@ class Studio:
         idx = validation.layers(m.G, spec)
         psi, c = validation.psi(psi), validation.label(label, m.num_classes)
         mixed = sampling.style_mix(m.G, rows, cols, idx, psi, c, photo)
-        row_imgs, col_imgs = (sampling.synthesize(m.G, sampling.with_extra(sampling.ws_from_seeds(m.G, s, psi, c).cpu(),
-                                                                           photo)) for s in (rows, cols))
         names = ["photo"] if photo is not None else []
-        figure = media.mixing_figure(row_imgs, col_imgs, mixed, names + rows, names + cols)
+        figure = media.mixing_figure(mixed.rows, mixed.cols, mixed.grid, names + rows, names + cols)
         recipe = self._recipe(m, "mix", rows=seed_spec(rows), cols=seed_spec(cols), psi=psi, label=c,
                               layers=str(spec).strip(), w=w if photo is not None else "")
         note = f"Column styles on w indices {idx or 'none'} (of {m.G.num_ws})."

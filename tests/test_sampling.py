@@ -113,7 +113,7 @@ def test_w_interpolation_and_style_mixing_truncate_towards_the_class_mean(digits
     G = digits
     frames = interpolate(G, [3, 11, 5], frames=5, mode="w-lerp", psi=0.0, classes=7)
     assert all(torch.equal(f, class_mean_image(G, 7)) for f in frames)
-    grid = style_mix(G, [1, 2], [5, 6], parse_layers(G, "coarse"), psi=0.0, classes=3)
+    grid = style_mix(G, [1, 2], [5, 6], parse_layers(G, "coarse"), psi=0.0, classes=3).grid
     assert all(torch.equal(img, class_mean_image(G, 3)) for img in grid.flatten(0, 1))
 
 
@@ -174,14 +174,15 @@ def test_style_mixing_no_layers_is_row_all_layers_is_column(models):
     G = models["style"]
     rows, cols = [1, 2], [5, 6, 7]
     row_imgs, col_imgs = generate(G, rows), generate(G, cols)
-    none = style_mix(G, rows, cols, [])
-    full = style_mix(G, rows, cols, parse_layers(G, "all"))
+    mixing = style_mix(G, rows, cols, [])
+    assert torch.equal(mixing.rows, row_imgs) and torch.equal(mixing.cols, col_imgs)  # the seeds' own images
+    none, full = mixing.grid, style_mix(G, rows, cols, parse_layers(G, "all")).grid
     assert none.shape == full.shape == (2, 3, 3, 16, 16)
     for r in range(2):
         for c in range(3):
             assert torch.equal(none[r, c], row_imgs[r])
             assert torch.equal(full[r, c], col_imgs[c])
-    coarse = style_mix(G, rows, cols, parse_layers(G, "coarse"))
+    coarse = style_mix(G, rows, cols, parse_layers(G, "coarse")).grid
     assert not torch.equal(coarse[0, 0], row_imgs[0]) and not torch.equal(coarse[0, 0], col_imgs[0])
 
 

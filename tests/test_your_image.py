@@ -68,7 +68,7 @@ def test_mix_walk_and_edits_start_from_the_projection_and_reproduce(studio, proj
 def test_style_mix_puts_the_projection_first_in_rows_and_columns(studio, projected):
     G = studio.model("anime").G
     w = projection.decode_w(projected.recipe.w, (G.num_ws, G.w_dim))
-    grid = sampling.style_mix(G, [1], [2], list(range(G.num_ws)), extra=w)  # all layers from the column
+    grid = sampling.style_mix(G, [1], [2], list(range(G.num_ws)), extra=w).grid  # all layers from the column
     assert grid.shape[:2] == (2, 2)
     assert torch.equal(grid[0, 1], sampling.generate(G, [2])[0])  # photo row, seed column: the seed's image
     assert torch.equal(grid[1, 0], projection.render(G, w))  # seed row, photo column: the photo's
