@@ -147,7 +147,6 @@ def layer_groups(G: torch.nn.Module) -> dict[str, list[int]]:
     return groups
 
 
-@torch.inference_mode()
 @dataclass
 class StyleMixing:
     """A style-mixing figure's images in [-1, 1]: the rows' and columns' own [R or C, ch, H, W], mixed [R, C, ch, H, W]."""
@@ -157,6 +156,7 @@ class StyleMixing:
     grid: torch.Tensor
 
 
+@torch.inference_mode()
 def style_mix(G: torch.nn.Module, row_seeds: list[int], col_seeds: list[int], layers: list[int],
               psi: float = 1.0, classes: int | None = None, extra: torch.Tensor | None = None) -> StyleMixing:
     """Each row seed's ws with the column seed's ws on `layers`, and the seeds' own images. `extra`, a W+ latent
