@@ -9,11 +9,13 @@
     python -m gan_core.generate --recipe result.png --out again.png   (a PNG from the app, a .json file or JSON text)
     python -m gan_core.generate --model celeba --project photo.jpg --out recon.png
     python -m gan_core.generate --model celeba --project photo.jpg --mix rows=1,2 cols=5,6 --out mix.png
+    python -m gan_core.generate --model celeba --project photo.jpg --edits 2,0,-1.5 --out edit.png
 
 Every run is a recipe run by gan_core.studio, as in the app, so the pixels are the app's. --out: .png (one
 image, or a grid of several; it carries the recipe), .zip (a seed grid's PNGs), .gif / .mp4 (interpolations).
 --project fits a photo (framed as the model's training images, gan_core.alignment) with gan_core.projection and
-writes its reconstruction; with --mix, --interpolate (w-lerp) or --directions the result starts from it instead.
+writes its reconstruction; with --mix, --interpolate (w-lerp), --edits or --directions the result starts from it
+instead.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from . import media, projection, sampling
 from .checkpoint import CheckpointError
-from .recipe import Recipe, attach, load
+from .recipe import KIND_TABLE, Recipe, attach, load
 from .studio import INTERPOLATION_MODES, Result, Studio
 from .validation import InvalidInput
 
@@ -50,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                 "directions: all (default)/coarse/middle/fine")
     p.add_argument("--all-classes", default=None, metavar="SEEDS", help="one row per seed, one column per class")
     p.add_argument("--directions", default=None, metavar="SEED", help="move SEED along the latent directions")
-    p.add_argument("--edits", default="", help="with --directions: strengths in sigmas, e.g. 2,0,-1.5")
+    p.add_argument("--edits", default="", help="with --directions or --project: strengths in sigmas, e.g. 2,0,-1.5")
     p.add_argument("--strip", type=int, default=None, metavar="K",
                    help="with --directions: -3..+3 sigma strips of the top K directions")
     p.add_argument("--project", default=None, metavar="PHOTO", help="reconstruct a photo with the model (--out .png)")
@@ -90,8 +92,8 @@ def build_recipe(args: argparse.Namespace, model: str | None) -> Recipe:
         fields.update(kind="all_classes", seeds=args.all_classes)
     elif args.directions is not None and args.strip is not None:
         fields.update(kind="direction_strip", seeds=args.directions, k=args.strip)
-    elif args.directions is not None:
-        fields.update(kind="directions", seeds=args.directions, edits=args.edits)
+    elif args.directions is not None or (args.project and args.edits):  # a projection's edits need no seed
+        fields.update(kind="directions", seeds=args.directions or "0", edits=args.edits)
     else:
         fields.update(kind="seeds", seeds=args.seeds)
     return Recipe.from_dict({k: v for k, v in fields.items() if v is not None})
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> Path:
     if args.project:  # the photo's projection: its reconstruction, or the mix / walk / edit that starts from it
         projected = studio.project(name, args.project, args.centre_crop, args.steps, args.label)
         print(projected.note, file=sys.stderr)
-        takes_w = recipe.kind in ("mix", "interpolate", "directions", "direction_strip")
+        takes_w = KIND_TABLE[recipe.kind].takes_w
         recipe = replace(recipe, w=projected.recipe.w) if takes_w else projected.recipe
     result = studio.reproduce(recipe)
     if result.note:

@@ -29,7 +29,7 @@ from torch import nn
 from . import data, sampling
 from .models.projected import TAPS, load_efficientnet_lite0
 
-DEFAULT_STEPS = 200  # 8-9 s at 64 px on 2 idle CPU cores (benchmarks/projection.py; 250 steps: 12 s, +0.35 dB)
+DEFAULT_STEPS = 200  # 8-12 s at 64 px on 2 idle CPU cores (benchmarks/projection.py); 250: +30% time, +0.35 dB
 MAX_STEPS = 5000
 LR = 0.1  # peak Adam learning rate on w
 LR_RAMPUP, LR_RAMPDOWN = 0.05, 0.25  # fractions of the steps: linear warm-up, cosine ramp-down

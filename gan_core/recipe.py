@@ -93,10 +93,12 @@ class Recipe:
 @dataclass(frozen=True)
 class Kind:
     """How a kind of result is made: the Studio method behind its app tab, and that method's arguments (after the
-    model) from a recipe, named as the method names them; the app's link loader fills the tab's fields from them."""
+    model) from a recipe, named as the method names them; the app's link loader fills the tab's fields from them.
+    takes_w: the method can start from a projected image (the recipe's `w`)."""
 
     method: str
     arguments: Callable[[Recipe], dict[str, object]]
+    takes_w: bool = False
 
 
 def _unset(value: object) -> bool:
@@ -132,12 +134,12 @@ KIND_TABLE: dict[str, Kind] = {
     "seeds": Kind("seeds", _seeds),
     "all_classes": Kind("all_classes", lambda r: {"spec": r.seeds, "psi": r.psi}),
     "interpolate": Kind("interpolate", lambda r: {"spec": r.seeds, "psi": r.psi, **_given(
-        frames=r.frames, mode=r.mode, label=r.label, loop=r.loop, w=r.w)}),
-    "mix": Kind("mix", _mix),
+        frames=r.frames, mode=r.mode, label=r.label, loop=r.loop, w=r.w)}, takes_w=True),
+    "mix": Kind("mix", _mix, takes_w=True),
     "directions": Kind("directions", lambda r: {"seed": r.seeds, "psi": r.psi, **_given(
-        label=r.label, edits=r.edits, layers=r.layers, w=r.w)}),
+        label=r.label, edits=r.edits, layers=r.layers, w=r.w)}, takes_w=True),
     "direction_strip": Kind("direction_strip", lambda r: {"seed": r.seeds, "psi": r.psi, **_given(
-        label=r.label, k=r.k, frames=r.frames, layers=r.layers, w=r.w)}),
+        label=r.label, k=r.k, frames=r.frames, layers=r.layers, w=r.w)}, takes_w=True),
     "projection": Kind("projected", lambda r: {"w": r.w}),  # the reconstruction, remade from its w alone
 }
 KINDS = tuple(KIND_TABLE)

@@ -153,5 +153,10 @@ def test_cli_writes_the_reconstruction(celeba, target, tmp_path, capsys):
     assert generate.main([*args, "--mix", "rows=1", "cols=2", "--out", str(mix)]) == 0
     with Image.open(mix) as img:
         assert '"w":"' in img.info[KEY] and img.width > 3 * 64  # a photo row and column beside the seeds'
+    edit = tmp_path / "edit.png"
+    assert generate.main([*args, "--edits", "3", "--out", str(edit)]) == 0  # the photo moved along direction 1
+    with Image.open(edit) as img, Image.open(out) as recon:
+        assert '"kind":"directions"' in img.info[KEY] and '"w":"' in img.info[KEY]
+        assert not np.array_equal(np.asarray(img), np.asarray(recon))
     assert generate.main([*args, "--out", str(tmp_path / "r.gif")]) == 2
     assert generate.main([*args, "--steps", "-1", "--out", str(out)]) == 2
