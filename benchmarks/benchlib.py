@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -29,6 +31,18 @@ def bench_trainer(arch: str, data: ImageSet | StreamSet, out: Path, device: str 
                    TrainConfig(steps=NEVER, minutes=minutes, batch=batch, sample_every=NEVER, save_every=NEVER,
                                seed=seed, **loop),
                    data, out, device)
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU time of fn in ms, after one warm-up call."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def cpu_busy(seconds: float = 1.0) -> float:

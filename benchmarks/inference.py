@@ -24,6 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import median_ms  # noqa: E402
 from gan_core import media, sampling  # noqa: E402
 from gan_core.checkpoint import load_generator  # noqa: E402
 from gan_core.distributed import free_port  # noqa: E402
@@ -31,18 +32,6 @@ from gan_core.models import build_generator, default_config  # noqa: E402
 
 TARGETS_MS = {"16 samples": 150, "32-frame interpolation + GIF": 1000, "app start-up to first /sample": 10_000}
 ROWS, COLS = [1, 2, 3, 4], [5, 6, 7, 8]
-
-
-def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall and CPU time of fn in ms, after one warm-up call."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def workloads(G: torch.nn.Module, tmp: Path) -> dict[str, Callable[[], object]]:
