@@ -8,12 +8,14 @@ import sys
 import time
 from pathlib import Path
 from typing import Callable
+from zipfile import ZipFile
 
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_core.data import ImageSet  # noqa: E402
+from gan_core.data import DATA_ROOT, NAMED_SETS, ImageSet  # noqa: E402
 from gan_core.models import default_config  # noqa: E402
 from gan_core.streaming import StreamSet  # noqa: E402
 from gan_core.train_config import TrainConfig  # noqa: E402
@@ -43,6 +45,18 @@ def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
+
+
+def celeba_photo(index: int, canvas: tuple[int, int] | None = None) -> Image.Image:
+    """CelebA zip image `index` (sorted names; -1 is held apart from every evaluation) enlarged 3x on grey, as a
+    camera shows more than the face: centred on a `canvas`-sized picture, or near the top of one 5x4 the face's size."""
+    with ZipFile(DATA_ROOT / NAMED_SETS["celeba"]) as z:
+        face = Image.open(z.open(sorted(n for n in z.namelist() if n.endswith(".jpg"))[index])).convert("RGB")
+    big = face.resize((face.width * 3, face.height * 3), Image.Resampling.LANCZOS)
+    photo = Image.new("RGB", canvas or (face.width * 5, face.height * 4), (128, 128, 128))
+    photo.paste(big, ((photo.width - big.width) // 2, (photo.height - big.height) // 2) if canvas
+                else (face.width, face.height // 2))
+    return photo
 
 
 def cpu_busy(seconds: float = 1.0) -> float:

@@ -11,18 +11,15 @@ model, saved at 64 px and framed the same way. Both go the app's way: decode (ga
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import torch
-from PIL import Image
 
-from benchlib import machine_state, print_table
+from benchlib import celeba_photo, machine_state, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,20 +27,11 @@ sys.path.insert(0, str(ROOT))
 from gan_core import alignment, media, projection, sampling, uploads  # noqa: E402
 from gan_core.checkpoint import load_generator  # noqa: E402
 
-CELEBA_ZIP = ROOT.parent / "shared/data/celeba/celeba-align-89x109.zip"
-
-
 def real_photos(n: int, folder: Path) -> list[Path]:
     """The zip's last n faces, each enlarged 3x on a grey canvas, saved as JPEG files."""
-    with zipfile.ZipFile(CELEBA_ZIP) as z:
-        names = sorted(x for x in z.namelist() if x.endswith(".jpg"))[-n:]
-        faces = [Image.open(io.BytesIO(z.read(name))).convert("RGB") for name in names]
-    paths = []
-    for name, face in zip(names, faces):
-        canvas = Image.new("RGB", (face.width * 5, face.height * 4), (128, 128, 128))
-        canvas.paste(face.resize((face.width * 3, face.height * 3), Image.LANCZOS), (face.width, face.height // 2))
-        paths.append(folder / Path(name).name)
-        canvas.save(paths[-1], quality=95)
+    paths = [folder / f"real{i}.jpg" for i in range(n)]
+    for index, path in zip(range(-n, 0), paths):
+        celeba_photo(index).save(path, quality=95)
     return paths
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))  # the benchmark scripts, and benchlib's helpers the tests share
 
 torch.set_num_threads(1)
 

@@ -1,11 +1,6 @@
 """The speed benchmark scripts run end to end on tiny settings and print their tables."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
 
 def test_train_step_benchmark_counts_ops_of_both_models(tmp_path, capsys):
     import train_step

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from zipfile import ZipFile
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from appserver import BROKEN, MODELS
+from benchlib import celeba_photo
 from conftest import ROOT
-from gan_core.data import DATA_ROOT, NAMED_SETS
 from gan_core.media import SHOWN_SIDE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,12 +36,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 
 def write_camera_film(path: Path) -> Path:
     """A 640x480 Y4M video (Chromium's fake camera plays it) of the last CelebA photo, enlarged 3x on grey."""
-    with ZipFile(DATA_ROOT / NAMED_SETS["celeba"]) as z:
-        face = Image.open(z.open(sorted(z.namelist())[-1])).convert("RGB")
-    frame = Image.new("RGB", (640, 480), (128, 128, 128))
-    big = face.resize((face.width * 3, face.height * 3), Image.Resampling.LANCZOS)
-    frame.paste(big, ((frame.width - big.width) // 2, (frame.height - big.height) // 2))
-    ycc = np.asarray(frame.convert("YCbCr"))
+    ycc = np.asarray(celeba_photo(-1, canvas=(640, 480)).convert("YCbCr"))
     planes = ycc[..., 0].tobytes() + ycc[::2, ::2, 1].tobytes() + ycc[::2, ::2, 2].tobytes()  # 4:2:0
     path.write_bytes(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n" + (b"FRAME\n" + planes) * 5)
     return path

@@ -73,7 +73,6 @@ def test_process_group_waits_long_enough_for_an_evaluation(monkeypatch):
 
 
 def test_throughput_benchmark_prints_three_rows(tmp_path, capsys):
-    sys.path.insert(0, str(HERE.parent / "benchmarks"))
     import distributed as bench
 
     data = tmp_path / "images"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from gan_core import metrics
 from gan_core.data import DATA_ROOT, NAMED_SETS
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 pytestmark = [
     pytest.mark.skipif(not (DATA_ROOT / NAMED_SETS["celeba"]).is_file(), reason="../shared/data not available"),
     pytest.mark.skipif(importlib.util.find_spec(metrics.PACKAGE) is None, reason=metrics.INSTALL_HINT),

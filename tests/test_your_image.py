@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
+from benchlib import celeba_photo
 from conftest import ROOT
 from gan_core import media, projection, sampling
-from gan_core.data import DATA_ROOT, NAMED_SETS
 from gan_core.recipe import MAX_CHARS, Recipe
 from gan_core.studio import Studio
 from gan_core.validation import InvalidInput
@@ -100,11 +100,7 @@ def test_upscaled_downloads_are_256_px_and_the_native_ones_stay(studio):
 
 def test_a_real_celeba_photo_is_found_aligned_and_projected(studio, tmp_path):
     """A training photo, enlarged 3x onto a larger grey canvas as a camera picture would frame it."""
-    with ZipFile(DATA_ROOT / NAMED_SETS["celeba"]) as z:
-        face = Image.open(z.open(sorted(z.namelist())[12])).convert("RGB")
-    canvas = Image.new("RGB", (face.width * 5, face.height * 4), (128, 128, 128))
-    canvas.paste(face.resize((face.width * 3, face.height * 3), Image.Resampling.LANCZOS), (face.width, face.height // 2))
-    canvas.save(tmp_path / "photo.jpg")
+    celeba_photo(12).save(tmp_path / "photo.jpg")
     result = studio.project("celeba", str(tmp_path / "photo.jpg"), steps=STEPS)
     assert result.note.startswith("face found") and result.images[1].size == (64, 64)
     assert float(result.captions[2].split("·")[1].split()[0]) > 12  # a face-like start, refined for a few steps
