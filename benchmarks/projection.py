@@ -24,7 +24,7 @@ from benchlib import celeba_photo, machine_state, print_table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gan_core import alignment, media, projection, sampling, uploads  # noqa: E402
+from gan_core import media, projection, sampling, uploads  # noqa: E402
 from gan_core.checkpoint import load_generator  # noqa: E402
 
 def real_photos(n: int, folder: Path) -> list[Path]:
@@ -47,9 +47,7 @@ def generated(G: torch.nn.Module, n: int, folder: Path) -> list[Path]:
 def measure(G: torch.nn.Module, path: Path, steps: int, feature_resolution: int) -> tuple[float, float, float]:
     """(decode + framing seconds, projection seconds, PSNR dB) of one picture, the app's way."""
     t0 = time.perf_counter()
-    prepared = alignment.prepare(uploads.open_upload(path), "celeba", G.cfg.resolution, G.cfg.img_channels,
-                                 centre_crop=True)
-    target = projection.to_target(prepared.image, G.cfg.resolution, G.cfg.img_channels)
+    _, target = projection.framed_target(uploads.open_upload(path), "celeba", G, centre_crop=True)
     t1 = time.perf_counter()
     fit = projection.project(G, target, steps, feature_resolution=feature_resolution)
     return t1 - t0, time.perf_counter() - t1, fit.psnr

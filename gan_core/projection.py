@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from . import data, sampling
+from . import alignment, data, sampling
 from .models.projected import TAPS, load_efficientnet_lite0
 
 DEFAULT_STEPS = 200  # 8-12 s at 64 px on 2 idle CPU cores (benchmarks/projection.py); 250: +30% time, +0.35 dB
@@ -56,6 +56,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def to_target(image: Image.Image, resolution: int, channels: int) -> torch.Tensor:
     """A PIL image as a projection target [channels, resolution, resolution] in [-1, 1] (centre-cropped, resized)."""
     return data.to_square(image, resolution, channels).float() / 127.5 - 1
+
+
+def framed_target(photo: Image.Image, framing: str, G: nn.Module,
+                  centre_crop: bool = False) -> tuple[alignment.Prepared, torch.Tensor]:
+    """A photo framed as G's training images are (gan_core.alignment), and the projection target made of it."""
+    prepared = alignment.prepare(photo, framing, G.cfg.resolution, G.cfg.img_channels, centre_crop)
+    return prepared, to_target(prepared.image, G.cfg.resolution, G.cfg.img_channels)
 
 
 def render(G: nn.Module, w: torch.Tensor) -> torch.Tensor:

@@ -261,13 +261,10 @@ class Studio:
         recipe carries the projected w, which mix, interpolate and directions take as `w`."""
         m = self._style_model(name, "projection")
         photo = uploads.open_upload(image)
-        shape = m.config["model"]
         framing = alignment.framing_of(str(m.config.get("meta", {}).get("dataset", "")))
-        prepared = alignment.prepare(photo, framing, shape["resolution"], shape["img_channels"],
-                                     validation.flag(centre_crop, "centre crop"))
+        prepared, target = projection.framed_target(photo, framing, m.G, validation.flag(centre_crop, "centre crop"))
         steps = validation.integer(steps, "steps", 0, projection.MAX_STEPS)
         c = validation.label(label, m.num_classes)
-        target = projection.to_target(prepared.image, shape["resolution"], shape["img_channels"])
         start = time.perf_counter()
         fit = projection.project(m.G, target, steps, c, callback=progress)
         seconds = time.perf_counter() - start
