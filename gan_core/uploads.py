@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -84,14 +83,14 @@ def open_upload(source: str | os.PathLike | bytes, max_pixels: int = MAX_UPLOAD_
     """The first frame of an uploaded picture, EXIF-oriented, as 8-bit RGB; InvalidInput for anything unusable."""
     data = _read(source)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=FORMATS) as im:
-                _check_size(im.size, max_pixels)  # from the header, before any pixel is decoded
-                return _to_rgb(ImageOps.exif_transpose(im))
+        # Pillow warns from 89 and refuses from 179 megapixels; our limit is lower, so _check_size refuses first
+        # (a warnings filter here would be process-global, unsafe under concurrent requests)
+        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+            _check_size(im.size, max_pixels)  # from the header, before any pixel is decoded
+            return _to_rgb(ImageOps.exif_transpose(im))
     except InvalidInput:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise InvalidInput(f"image: the picture is too large; {_limits(max_pixels)}") from None
     except UnidentifiedImageError:
         raise InvalidInput(f"image: not a picture that can be read; upload one of {', '.join(FORMATS)}") from None
