@@ -83,8 +83,8 @@ def open_upload(source: str | os.PathLike | bytes, max_pixels: int = MAX_UPLOAD_
     """The first frame of an uploaded picture, EXIF-oriented, as 8-bit RGB; InvalidInput for anything unusable."""
     data = _read(source)
     try:
-        # Pillow warns from 89 and refuses from 179 megapixels; our limit is lower, so _check_size refuses first
-        # (a warnings filter here would be process-global, unsafe under concurrent requests)
+        # Image.open warns above 89 and refuses above 179 megapixels; all it warns about is over our limit and
+        # refused by _check_size next (a warnings filter here would be process-global: unsafe across requests)
         with Image.open(io.BytesIO(data), formats=FORMATS) as im:
             _check_size(im.size, max_pixels)  # from the header, before any pixel is decoded
             return _to_rgb(ImageOps.exif_transpose(im))
