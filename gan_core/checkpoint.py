@@ -92,10 +92,6 @@ def remove_stale_temps(path: Path) -> list[Path]:
     return stale
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 

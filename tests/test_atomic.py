@@ -11,7 +11,7 @@ import torch
 
 from conftest import make_generator
 from gan_core import checkpoint
-from gan_core.checkpoint import (CARD, CONFIG, WEIGHTS, atomic_write_text, load_generator, remove_stale_temps,
+from gan_core.checkpoint import (CARD, CONFIG, WEIGHTS, atomic_write, load_generator, remove_stale_temps,
                                  save_generator, save_train_state)
 
 
@@ -54,7 +54,7 @@ def test_written_files_get_the_umask_mode(tmp_path, umask, mask, file_mode):
     _export(folder, 0)
     _export(folder, 1)  # a re-export too
     save_train_state(tmp_path / "run" / "train_state.pt", {"step": 1})
-    atomic_write_text(tmp_path / "run" / "note.txt", "hi")
+    atomic_write(tmp_path / "run" / "note.txt", lambda tmp: Path(tmp).write_text("hi"))
     files = [folder / WEIGHTS, folder / CONFIG, folder / CARD, tmp_path / "run" / "train_state.pt",
              tmp_path / "run" / "note.txt"]
     assert {p.name: oct(_mode(p)) for p in files} == {p.name: oct(file_mode) for p in files}
@@ -77,7 +77,7 @@ def _record_fsyncs(monkeypatch, watched: Path) -> list[tuple[bool, int, bool]]:
 def test_atomic_write_fsyncs_file_before_rename_and_folder_after(tmp_path, monkeypatch):
     path = tmp_path / "a.txt"
     calls = _record_fsyncs(monkeypatch, path)
-    atomic_write_text(path, "hello")
+    atomic_write(path, lambda tmp: Path(tmp).write_text("hello"))
     assert (False, path.stat().st_ino, False) in calls  # the data, before it was renamed into place
     assert (True, tmp_path.stat().st_ino, True) in calls  # the folder, after the rename
 
