@@ -58,16 +58,6 @@ def image_folder(tmp_path_factory):
     return folder
 
 
-@pytest.fixture
-def style_G():
-    return make_generator("style")
-
-
-@pytest.fixture
-def dcgan_G():
-    return make_generator("dcgan")
-
-
 class Payload:
     """Unpickling this calls open(marker, 'w'): it would create the marker file."""
 
