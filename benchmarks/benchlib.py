@@ -35,6 +35,21 @@ def bench_trainer(arch: str, data: ImageSet | StreamSet, out: Path, device: str 
                    data, out, device)
 
 
+def step_ms(trainer: Trainer, steps: int, warmup: int = 0) -> float:
+    """Mean wall ms of one training step over `steps` steps, after `warmup` untimed ones (GPU work waited for)."""
+    def sync() -> None:
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize(trainer.device)
+    for _ in range(warmup):
+        trainer.train_step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    sync()
+    return (time.perf_counter() - start) / steps * 1000
+
+
 def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median wall and CPU time of fn in ms, after one warm-up call."""
     fn()

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchlib import ARCHS, bench_trainer, machine_state, print_table
+from benchlib import ARCHS, bench_trainer, machine_state, print_table, step_ms
 from gan_core.data import ImageSet
 from gan_core.train_config import AMP_MODES, hardware, pick_device
 from gan_core.training import Trainer
@@ -45,12 +44,7 @@ def measure(arch: str, args: argparse.Namespace, data: ImageSet, device: torch.d
     for _ in range(args.warmup):
         trainer.train_step()
     ops, kernels = count_ops(trainer)
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        trainer.train_step()
-    sync(device)
-    ms = (time.perf_counter() - start) / args.steps * 1000
+    ms = step_ms(trainer, args.steps)
     return dict(arch=arch, ops=ops, kernels=kernels, ms=ms, img_s=args.batch / ms * 1000)
 
 

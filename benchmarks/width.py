@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from benchlib import bench_trainer, machine_state, median_ms, print_table
+from benchlib import bench_trainer, machine_state, median_ms, print_table, step_ms
 from gan_core import media, sampling
 from gan_core.data import ImageSet
 from gan_core.models import build_generator, default_config
@@ -37,14 +36,9 @@ def measure(base: int, args: argparse.Namespace, data: ImageSet, out: Path) -> d
     G = build_generator(default_config("style", resolution=args.res, **model)).eval().requires_grad_(False)
     sample_ms, _ = median_ms(lambda: media.to_pil(sampling.generate(G, list(range(16)), 0.7)), args.repeats)
     trainer = bench_trainer("style", data, out / str(base), "cpu", args.batch, args.res, model=model, d=args.d)
-    for _ in range(args.warmup):
-        trainer.train_step()
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        trainer.train_step()
-    step_ms = (time.perf_counter() - start) / args.steps * 1000
     return dict(base=base, widths=layer_widths(base, args.channel_max, args.res),
-                params=sum(p.numel() for p in G.parameters()), sample_ms=sample_ms, step_ms=step_ms)
+                params=sum(p.numel() for p in G.parameters()), sample_ms=sample_ms,
+                step_ms=step_ms(trainer, args.steps, args.warmup))
 
 
 def main(argv: list[str] | None = None) -> int:
