@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from gan_core import media, projection, sampling, uploads  # noqa: E402
 from gan_core.checkpoint import load_generator  # noqa: E402
 
+
 def real_photos(n: int, folder: Path) -> list[Path]:
     """The zip's last n faces, each enlarged 3x on a grey canvas, saved as JPEG files."""
     paths = [folder / f"real{i}.jpg" for i in range(n)]
