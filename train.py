@@ -17,7 +17,7 @@ from gan_core.checkpoint import CheckpointError, load_generator, push_to_hub
 from gan_core.hub import HubError
 from gan_core.data import DataError, is_grey_source, load_images
 from gan_core.distributed import init_from_env, shutdown
-from gan_core.loss import CRITICS
+from gan_core.loss import CRITICS, LOSSES
 from gan_core.models import ARCHS, ModelConfig, default_config
 from gan_core.streaming import stream_images
 from gan_core.train_config import AMP_MODES, RESUMABLE, TrainConfig, pick_device
@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bf16 autocast: auto (default: on for CUDA and CPUs with native bf16) | on | off")
     p.add_argument("--d", choices=CRITICS, default="residual",
                    help="discriminator: residual (ours), projected (frozen EfficientNet-lite0 features) or both")
+    p.add_argument("--loss", choices=LOSSES, default="logistic",
+                   help="residual D loss: logistic (StyleGAN2, R1) or relativistic (R3GAN pairing, R1 + R2)")
     p.add_argument("--d-resolution", type=int, default=128, help="input size of the projected D")
     p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                       r1_gamma=args.r1_gamma, augment=args.augment,
                       hflip=(not grey) if args.hflip is None else args.hflip, amp=args.amp or "auto",
                       sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
-                      eval_every=args.eval_every, eval_n=args.eval_n, d=args.d, d_resolution=args.d_resolution)
+                      eval_every=args.eval_every, eval_n=args.eval_n, d=args.d, d_resolution=args.d_resolution,
+                      loss=args.loss)
     dist, device = init_from_env(pick_device(args.device))
     try:
         if args.resume:

@@ -1,4 +1,5 @@
-"""The GAN objective in phases, apart from the loop (as stylegan2-ada's loss.py): D on real/fake with lazy R1, then G."""
+"""The GAN objective in phases, apart from the loop (as stylegan2-ada's loss.py): D on real/fake with lazy
+penalties, then G."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
@@ -16,13 +17,16 @@ if TYPE_CHECKING:
 Formatter = Callable[[torch.Tensor], torch.Tensor]
 
 
-def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of |dD(x)/dx|^2 at real images (Mescheder et al. 2018); keeps the graph for backward."""
-    (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+def gradient_penalty(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of |dD(x)/dx|^2 at `images`: R1 at reals, R2 at fakes (Mescheder et al. 2018)."""
+    (grad,) = torch.autograd.grad(logits.sum(), images, create_graph=True)
     return grad.float().square().sum(dim=(1, 2, 3)).mean()
 
 
 CRITICS = ("residual", "projected", "both")
+# logistic: StyleGAN2's non-saturating loss with R1. relativistic: R3GAN's (Huang et al. 2024) pairing loss
+# softplus(D(fake) - D(real)) with R1 and R2, built for mode coverage; both penalties lazy.
+LOSSES = ("logistic", "relativistic")
 
 
 def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
@@ -48,14 +52,18 @@ def critic_param_groups(D: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
 
 
 class AdversarialLoss:
-    """The sum over D's critics: the residual D with the non-saturating logistic loss and lazy R1
+    """The sum over D's critics: the residual D with the logistic or the relativistic loss and lazy penalties
     (gamma/2 * every, on every `every`th step), the projected D with the hinge loss on its patch logits.
 
     `D` is the residual discriminator itself, or an nn.ModuleDict of "residual" and / or "projected" ones.
     """
 
-    def __init__(self, D: nn.Module, policy: list[str], r1_gamma: float, r1_every: int, fmt: Formatter) -> None:
+    def __init__(self, D: nn.Module, policy: list[str], r1_gamma: float, r1_every: int, fmt: Formatter,
+                 kind: str = "logistic") -> None:
+        if kind not in LOSSES:
+            raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {kind!r}")
         self.D, self.policy, self.r1_gamma, self.r1_every, self.fmt = D, policy, r1_gamma, r1_every, fmt
+        self.relativistic = kind == "relativistic"
         self.critics = dict(D.items()) if isinstance(D, nn.ModuleDict) else {"residual": D}
 
     def logits(self, critic: str, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
@@ -67,28 +75,43 @@ class AdversarialLoss:
 
     def d_phase(self, real: torch.Tensor, c_real: torch.Tensor | None, fake: torch.Tensor,
                 c_fake: torch.Tensor | None, with_r1: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's loss over its critics (plus the lazy R1 term) and the raw R1 value, or None when R1 did not run."""
-        loss, r1, fake = torch.zeros((), device=real.device), None, fake.detach()
+        """D's loss over its critics (plus the lazy penalties) and the raw R1 value, or None when R1 did not run."""
+        loss, r1 = torch.zeros((), device=real.device), None
         for name in self.critics:
             if name == "projected":
                 loss = loss + F.relu(1 - self.logits(name, real, c_real)).mean() \
-                    + F.relu(1 + self.logits(name, fake, c_fake)).mean()
+                    + F.relu(1 + self.logits(name, fake.detach(), c_fake)).mean()
                 continue
             x = real.detach().requires_grad_(with_r1)
-            d_real = self.logits(name, x, c_real)
-            loss = loss + F.softplus(self.logits(name, fake, c_fake)).mean() + F.softplus(-d_real).mean()
+            y = fake.detach().requires_grad_(with_r1 and self.relativistic)
+            d_real, d_fake = self.logits(name, x, c_real), self.logits(name, y, c_fake)
+            if self.relativistic:
+                loss = loss + F.softplus(d_fake - d_real).mean()
+            else:
+                loss = loss + F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
             if with_r1:
-                r1 = r1_penalty(d_real, x)
-                loss = loss + r1 * (self.r1_gamma / 2) * self.r1_every
+                r1 = gradient_penalty(d_real, x)
+                penalty = r1 + gradient_penalty(d_fake, y) if self.relativistic else r1
+                loss = loss + penalty * (self.r1_gamma / 2) * self.r1_every
         return loss, r1
 
-    def g_phase(self, fake: torch.Tensor, c_fake: torch.Tensor | None) -> torch.Tensor:
-        """G's loss through every critic (softplus(-D) residual, -D projected); D's weights get no gradient.
+    def g_phase(self, fake: torch.Tensor, c_fake: torch.Tensor | None, real: torch.Tensor,
+                c_real: torch.Tensor | None) -> torch.Tensor:
+        """G's loss through every critic (softplus(-D) or softplus(D(real) - D(fake)) residual, -D projected);
+        D's weights get no gradient. `real` is used by the relativistic loss only.
 
         requires_grad is read when the graph is built, so switching it back on before backward is safe."""
         self.D.requires_grad_(False)
         try:
-            return sum((-self.logits(name, fake, c_fake).mean() if name == "projected"
-                        else F.softplus(-self.logits(name, fake, c_fake)).mean()) for name in self.critics)
+            loss = torch.zeros((), device=fake.device)
+            for name in self.critics:
+                d_fake = self.logits(name, fake, c_fake)
+                if name == "projected":
+                    loss = loss - d_fake.mean()
+                elif self.relativistic:
+                    loss = loss + F.softplus(self.logits(name, real.detach(), c_real) - d_fake).mean()
+                else:
+                    loss = loss + F.softplus(-d_fake).mean()
+            return loss
         finally:
             self.D.requires_grad_(True)

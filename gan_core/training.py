@@ -64,7 +64,7 @@ class Trainer:
         if self.cfg.r1_gamma < 0:
             self.cfg.r1_gamma = 0.0002 * model_cfg.resolution ** 2 / self.cfg.batch
         self.loss = AdversarialLoss(self.D, parse_policy(self.cfg.augment), self.cfg.r1_gamma, self.cfg.r1_every,
-                                    self._fmt)
+                                    self._fmt, self.cfg.loss)
         self.stream = data.batches if isinstance(data, StreamSet) else None
         if self.stream is None:  # in memory: each rank draws from its own shard of the data
             shard = slice(dist.rank, None, dist.world)
@@ -228,7 +228,7 @@ class Trainer:
         # G phase: gradients flow through D into G, D's own weights get none
         c_fake = self._fake_labels()
         with autocast:
-            loss_g = self.loss.g_phase(self._generate(c_fake), c_fake)
+            loss_g = self.loss.g_phase(self._generate(c_fake), c_fake, real, c_real)
         self._apply(self.opt_g, self.G, loss_g)
         if self.dist.world > 1:
             broadcast_buffers(self.G)

@@ -13,7 +13,7 @@ from conftest import TINY_TRAIN, tiny_config
 from gan_core.checkpoint import load_generator, load_train_state
 from gan_core.data import ImageSet
 from gan_core.distributed import sanitize_gradients
-from gan_core.loss import r1_penalty
+from gan_core.loss import AdversarialLoss, gradient_penalty
 from gan_core.reporting import GIF_FRAMES, Reporter, accumulate, mean_logs
 from gan_core.train_config import TrainConfig, use_amp
 from gan_core.training import Trainer
@@ -27,18 +27,70 @@ def _trainer(tmp_path, **cfg) -> Trainer:
                    tmp_path, "cpu")
 
 
-def test_r1_penalty_matches_closed_form_gradients():
+def test_gradient_penalty_matches_closed_form_gradients():
     x = torch.randn(5, 3, 4, 4, requires_grad=True)
     w = torch.randn(3, 4, 4)
     linear = (x * w).sum(dim=(1, 2, 3))  # dD/dx = w for every sample
-    torch.testing.assert_close(r1_penalty(linear, x), w.square().sum())
+    torch.testing.assert_close(gradient_penalty(linear, x), w.square().sum())
     quadratic = x.square().sum(dim=(1, 2, 3))  # dD/dx = 2x
-    torch.testing.assert_close(r1_penalty(quadratic, x), (2 * x.detach()).square().sum(dim=(1, 2, 3)).mean())
+    torch.testing.assert_close(gradient_penalty(quadratic, x), (2 * x.detach()).square().sum(dim=(1, 2, 3)).mean())
+
+
+class _LinearCritic(torch.nn.Module):
+    """D(x) = <x, w>: its loss terms and gradient penalties have closed forms."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(w)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return (x * self.w).sum(dim=(1, 2, 3))
+
+
+def test_relativistic_loss_matches_its_closed_form_with_r1_and_r2():
+    torch.manual_seed(0)
+    w, real, fake = torch.randn(3, 4, 4), torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    gamma, every = 0.5, 4
+    loss = AdversarialLoss(_LinearCritic(w), [], gamma, every, lambda x: x, "relativistic")
+    d_real, d_fake = (real * w).sum(dim=(1, 2, 3)), (fake * w).sum(dim=(1, 2, 3))
+    pairing = torch.nn.functional.softplus(d_fake - d_real).mean()
+    plain, r1 = loss.d_phase(real, None, fake, None, with_r1=False)
+    torch.testing.assert_close(plain, pairing)
+    assert r1 is None
+    # |dD/dx|^2 = |w|^2 at reals (R1) and at fakes (R2), each weighted gamma/2 * every on lazy steps
+    penalised, r1 = loss.d_phase(real, None, fake, None, with_r1=True)
+    torch.testing.assert_close(r1, w.square().sum())
+    torch.testing.assert_close(penalised, pairing + 2 * w.square().sum() * gamma / 2 * every)
+    torch.testing.assert_close(loss.g_phase(fake, None, real, None),
+                               torch.nn.functional.softplus(d_real - d_fake).mean())
+
+
+def test_logistic_loss_has_no_r2_and_refuses_unknown_kinds():
+    w, real, fake = torch.randn(3, 4, 4), torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    loss = AdversarialLoss(_LinearCritic(w), [], 1.0, 1, lambda x: x)
+    d_real, d_fake = (real * w).sum(dim=(1, 2, 3)), (fake * w).sum(dim=(1, 2, 3))
+    softplus = torch.nn.functional.softplus
+    penalised, _ = loss.d_phase(real, None, fake, None, with_r1=True)
+    torch.testing.assert_close(penalised, softplus(d_fake).mean() + softplus(-d_real).mean() + w.square().sum() / 2)
+    with pytest.raises(ValueError, match="--loss must be one of logistic, relativistic"):
+        AdversarialLoss(_LinearCritic(w), [], 1.0, 1, lambda x: x, "wgan")
+
+
+def test_relativistic_run_exports_and_resumes(image_folder, tmp_path):
+    out, ck = tmp_path / "run", tmp_path / "ck"
+    args = ["--data", str(image_folder), "--out", str(out), *TINY_TRAIN, "--loss", "relativistic"]
+    assert train.main([*args, "--steps", "20", "--export", str(ck)]) == 0
+    assert load_train_state(out / "train_state.pt")["train_config"]["loss"] == "relativistic"
+    G, _ = load_generator(ck)
+    assert torch.isfinite(G(torch.randn(2, G.z_dim))).all()
+    assert train.main([*args[:4], *TINY_TRAIN, "--resume", "--steps", "22"]) == 0
+    state = load_train_state(out / "train_state.pt")
+    assert state["step"] == 22 and state["train_config"]["loss"] == "relativistic"
 
 
 def test_g_phase_gives_D_no_gradient(tmp_path):
     trainer = _trainer(tmp_path)
-    trainer.loss.g_phase(trainer._generate(None), None).backward()
+    trainer.loss.g_phase(trainer._generate(None), None, *trainer._real_batch()).backward()
     assert all(p.grad is None for p in trainer.D.parameters())
     assert all(p.requires_grad for p in trainer.D.parameters())  # switched back on for the D phase
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.G.parameters())
