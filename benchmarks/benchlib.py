@@ -1,10 +1,13 @@
-"""Shared by the benchmark scripts: the two models compared, a trainer that only trains, markdown tables."""
+"""Shared by the benchmark scripts: the two models compared, a trainer that only trains, markdown tables.
+
+The scripts run from the repository root after `pip install -e .` (gan_core importable), as
+`python benchmarks/NAME.py`: Python puts benchmarks/ on sys.path, so they import this file as `benchlib`.
+"""
 from __future__ import annotations
 
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -13,13 +16,11 @@ from zipfile import ZipFile
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gan_core.data import DATA_ROOT, NAMED_SETS, ImageSet  # noqa: E402
-from gan_core.models import default_config  # noqa: E402
-from gan_core.streaming import StreamSet  # noqa: E402
-from gan_core.train_config import TrainConfig  # noqa: E402
-from gan_core.training import Trainer  # noqa: E402
+from gan_core.data.images import NAMED_SETS, ImageSet, data_root
+from gan_core.data.streaming import StreamSet
+from gan_core.models import default_config
+from gan_core.training.config import TrainConfig
+from gan_core.training.loop import Trainer
 
 ARCHS = ("dcgan", "style")  # the seed baseline first: ratios are against it
 NEVER = 10 ** 9
@@ -28,7 +29,8 @@ NEVER = 10 ** 9
 def bench_trainer(arch: str, data: ImageSet | StreamSet, out: Path, device: str | torch.device, batch: int,
                   res: int, channels: int = 3, minutes: float = 0.0, seed: int = 0, model: dict | None = None,
                   **loop) -> Trainer:
-    """A trainer with `arch`'s own recipe (`model`/`loop` override its settings) that writes no samples or checkpoints."""
+    """A trainer with `arch`'s own recipe (`model`/`loop` override its settings) that writes no samples or
+    checkpoints."""
     return Trainer(default_config(arch, resolution=res, img_channels=channels, **(model or {})),
                    TrainConfig(steps=NEVER, minutes=minutes, batch=batch, sample_every=NEVER, save_every=NEVER,
                                seed=seed, **loop),
@@ -65,7 +67,7 @@ def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 def celeba_photo(index: int, canvas: tuple[int, int] | None = None) -> Image.Image:
     """CelebA zip image `index` (sorted names; -1 is held apart from every evaluation) enlarged 3x on grey, as a
     camera shows more than the face: centred on a `canvas`-sized picture, or near the top of one 5x4 the face's size."""
-    with ZipFile(DATA_ROOT / NAMED_SETS["celeba"]) as z:
+    with ZipFile(data_root() / NAMED_SETS["celeba"]) as z:
         face = Image.open(z.open(sorted(n for n in z.namelist() if n.endswith(".jpg"))[index])).convert("RGB")
     big = face.resize((face.width * 3, face.height * 3), Image.Resampling.LANCZOS)
     photo = Image.new("RGB", canvas or (face.width * 5, face.height * 4), (128, 128, 128))
@@ -88,7 +90,8 @@ def cpu_busy(seconds: float = 1.0) -> float:
 
 
 def machine_state() -> str:
-    """CPU model, torch's CPU kernel level and what other processes use: print it with every table, so figures compare."""
+    """CPU model, torch's CPU kernel level and what other processes use: print it with every table, so figures
+    compare."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() \
         else platform.processor()

@@ -14,12 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchlib import print_table
 
-from benchlib import print_table  # noqa: E402
-from gan_core.checkpoint import load_train_state  # noqa: E402
-from gan_core.distributed import free_port  # noqa: E402
+from gan_core.storage.train_state import load_train_state
+from gan_core.training.distributed import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def measure(procs: int, stream: bool, args: argparse.Namespace, extra: list[str], out: Path) -> float:

@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from benchlib import median_ms
+
+from gan_core.latent import sampling
+from gan_core.models import build_generator, default_config
+from gan_core.storage.checkpoint import load_generator
+from gan_core.studio import media
+from gan_core.training.distributed import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchlib import median_ms  # noqa: E402
-from gan_core import media, sampling  # noqa: E402
-from gan_core.checkpoint import load_generator  # noqa: E402
-from gan_core.distributed import free_port  # noqa: E402
-from gan_core.models import build_generator, default_config  # noqa: E402
 
 TARGETS_MS = {"16 samples": 150, "32-frame interpolation + GIF": 1000, "app start-up to first /sample": 10_000}
 ROWS, COLS = [1, 2, 3, 4], [5, 6, 7, 8]

@@ -5,27 +5,26 @@
 Each setting is STEPSxFEATURE_RESOLUTION (the perceptual loss's input size); the first is the baseline of the
 ratios. Real photos: the last n images of the CelebA zip (the evaluations use the first 2,000), each enlarged 3x
 onto a grey canvas 5x4 its size, as a user's photo shows more than the face. Generated: seeds 1000.. of the
-model, saved at 64 px and framed the same way. Both go the app's way: decode (gan_core.uploads), frame
-(gan_core.alignment), project; the time of each is printed (seconds, mean over the images).
+model, saved at 64 px and framed the same way. Both go the app's way: decode (gan_core.photos.uploads), frame
+(gan_core.photos.alignment), project; the time of each is printed (seconds, mean over the images).
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-
 from benchlib import celeba_photo, machine_state, print_table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gan_core.latent import projection, sampling
+from gan_core.photos import uploads
+from gan_core.storage.checkpoint import load_generator
+from gan_core.studio import media
 
-from gan_core import media, projection, sampling, uploads  # noqa: E402
-from gan_core.checkpoint import load_generator  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def real_photos(n: int, folder: Path) -> list[Path]:

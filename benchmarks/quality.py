@@ -15,12 +15,12 @@ import json
 from pathlib import Path
 
 import torch
-
 from benchlib import bench_trainer, machine_state, print_table
-from gan_core.checkpoint import load_generator
-from gan_core.data import is_grey_source, load_images
-from gan_core.metrics import evaluate_generator
-from gan_core.train_config import hardware, pick_device
+
+from gan_core.data.images import is_grey_source, load_images
+from gan_core.evaluation.scores import evaluate_generator
+from gan_core.storage.checkpoint import load_generator
+from gan_core.training.config import hardware, pick_device
 
 # row name -> (arch, model overrides, loop overrides)
 ROWS: dict[str, tuple[str, dict, dict]] = {

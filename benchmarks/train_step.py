@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 import torch
+from benchlib import ARCHS, bench_trainer, machine_state, print_table, step_ms
 from torch.profiler import ProfilerActivity, profile
 
-from benchlib import ARCHS, bench_trainer, machine_state, print_table, step_ms
-from gan_core.data import ImageSet
-from gan_core.train_config import AMP_MODES, hardware, pick_device
-from gan_core.training import Trainer
+from gan_core.data.images import ImageSet
+from gan_core.training.config import AMP_MODES, hardware, pick_device
+from gan_core.training.loop import Trainer
 
 
 def sync(device: torch.device) -> None:

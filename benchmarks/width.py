@@ -14,13 +14,14 @@ import tempfile
 from pathlib import Path
 
 import torch
-
 from benchlib import bench_trainer, machine_state, median_ms, print_table, step_ms
 from inference import TARGETS_MS
-from gan_core import media, sampling
-from gan_core.data import ImageSet
+
+from gan_core.data.images import ImageSet
+from gan_core.latent import sampling
 from gan_core.models import build_generator, default_config
-from gan_core.train_config import hardware
+from gan_core.studio import media
+from gan_core.training.config import hardware
 
 SAMPLE_BUDGET_MS = TARGETS_MS["16 samples"]  # the app's target on 2 CPU threads
 

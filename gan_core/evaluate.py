@@ -10,10 +10,18 @@ from typing import Any
 
 import torch
 
-from .checkpoint import CARD, CONFIG, CheckpointError, atomic_write_folder, load_generator, read_config
-from .data import DataError
-from .metrics import PR_K, MetricsError, evaluate_generator
-from .modelcard import model_card
+from gan_core.data.images import DataError
+from gan_core.evaluation.metrics import PR_K, MetricsError
+from gan_core.evaluation.scores import evaluate_generator
+from gan_core.storage.checkpoint import (
+    CARD,
+    CONFIG,
+    CheckpointError,
+    load_generator,
+    read_config,
+)
+from gan_core.storage.files import atomic_write_folder
+from gan_core.storage.modelcard import model_card
 
 
 def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: str | None = None) -> None:

@@ -6,16 +6,18 @@
     python -m gan_core.generate --model mnist --all-classes 1-3 --out digits.png
     python -m gan_core.generate --model anime --directions 42 --edits 2,0,-1.5 --out edit.png
     python -m gan_core.generate --model anime --directions 42 --strip 5 --out strips.png
+    python -m gan_core.generate --model celeba --seeds 42 --edit "Smiling=2, Young=-1.5" --out older-smile.png
     python -m gan_core.generate --recipe result.png --out again.png   (a PNG from the app, a .json file or JSON text)
     python -m gan_core.generate --model celeba --project photo.jpg --out recon.png
     python -m gan_core.generate --model celeba --project photo.jpg --mix rows=1,2 cols=5,6 --out mix.png
     python -m gan_core.generate --model celeba --project photo.jpg --edits 2,0,-1.5 --out edit.png
+    python -m gan_core.generate --model celeba --project photo.jpg --edit "Smiling=2" --out smile.png
 
 Every run is a recipe run by gan_core.studio, as in the app, so the pixels are the app's. --out: .png (one
 image, or a grid of several; it carries the recipe), .zip (a seed grid's PNGs), .gif / .mp4 (interpolations).
---project fits a photo (framed as the model's training images, gan_core.alignment) with gan_core.projection and
-writes its reconstruction; with --mix, --interpolate (w-lerp), --edits or --directions the result starts from it
-instead.
+--project fits a photo (framed as the model's training images, gan_core.photos.alignment) with gan_core.latent.projection and
+writes its reconstruction; with --mix, --interpolate (w-lerp), --edits, --edit or --directions the result starts
+from it instead.
 """
 from __future__ import annotations
 
@@ -25,11 +27,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import media, projection, sampling
-from .checkpoint import CheckpointError
-from .recipe import KIND_TABLE, Recipe, attach, load
-from .studio import INTERPOLATION_MODES, Result, Studio
-from .validation import InvalidInput
+from gan_core.latent import projection, sampling
+from gan_core.storage.checkpoint import CheckpointError
+from gan_core.studio import media
+from gan_core.errors import InvalidInput
+from gan_core.studio.recipe import Recipe, attach, load
+from gan_core.studio.requests import INTERPOLATION_MODES, takes_w
+from gan_core.studio.studio import Result, Studio
 
 SUFFIXES = (".png", ".zip", ".gif", ".mp4")
 
@@ -39,7 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", default=None, help="a shipped model name or a checkpoint folder (with --recipe: "
                                                   "use this checkpoint instead of the recipe's model)")
     p.add_argument("--recipe", default=None, help="reproduce a recipe: a PNG carrying one, a .json file, or JSON")
-    p.add_argument("--seeds", default="0-15", help="seed spec for a grid, e.g. 1,5,10-20")
+    p.add_argument("--seeds", default=None, help="seed spec for a grid, e.g. 1,5,10-20 (default 0-15); with --edit "
+                                                 "one seed (default 0)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi")
     p.add_argument("--class", dest="label", type=int, default=None, help="class label (MNIST digit)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
@@ -55,6 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--edits", default="", help="with --directions or --project: strengths in sigmas, e.g. 2,0,-1.5")
     p.add_argument("--strip", type=int, default=None, metavar="K",
                    help="with --directions: -3..+3 sigma strips of the top K directions")
+    p.add_argument("--edit", default=None, metavar="EDITS",
+                   help="named edits, strengths -5..5, e.g. 'Smiling=2, Young=-1.5' (of --seeds' one seed, or of "
+                        "--project's photo)")
     p.add_argument("--project", default=None, metavar="PHOTO", help="reconstruct a photo with the model (--out .png)")
     p.add_argument("--steps", type=int, default=projection.DEFAULT_STEPS, help="with --project: optimisation steps")
     p.add_argument("--centre-crop", action="store_true",
@@ -90,12 +98,14 @@ def build_recipe(args: argparse.Namespace, model: str | None) -> Recipe:
         fields.update(kind="mix", **specs)
     elif args.all_classes:
         fields.update(kind="all_classes", seeds=args.all_classes)
+    elif args.edit is not None:
+        fields.update(kind="edit", seeds="0" if args.project else args.seeds or "0", edit=args.edit)
     elif args.directions is not None and args.strip is not None:
         fields.update(kind="direction_strip", seeds=args.directions, k=args.strip)
     elif args.directions is not None or (args.project and args.edits):  # a projection's edits need no seed
         fields.update(kind="directions", seeds=args.directions or "0", edits=args.edits)
     else:
-        fields.update(kind="seeds", seeds=args.seeds)
+        fields.update(kind="seeds", seeds=args.seeds or "0-15")
     return Recipe.from_dict({k: v for k, v in fields.items() if v is not None})
 
 
@@ -124,8 +134,7 @@ def run(args: argparse.Namespace) -> Path:
     if args.project:  # the photo's projection: its reconstruction, or the mix / walk / edit that starts from it
         projected = studio.project(name, args.project, args.centre_crop, args.steps, args.label)
         print(projected.note, file=sys.stderr)
-        takes_w = KIND_TABLE[recipe.kind].takes_w
-        recipe = replace(recipe, w=projected.recipe.w) if takes_w else projected.recipe
+        recipe = replace(recipe, w=projected.recipe.w) if takes_w(recipe.kind) else projected.recipe
     result = studio.reproduce(recipe)
     if result.note:
         print(result.note, file=sys.stderr)

@@ -1,7 +1,7 @@
-"""Train the digit classifier behind digit accuracy (gan_core/digits.py) and write its shipped weights.
+"""Train the digit classifier behind digit accuracy (gan_core/evaluation/digits.py) and write its shipped weights.
 
 Trains on the first 55,000 MNIST training digits and holds apart the last 5,000 (55,000..59,999) to report its
-accuracy; on one CPU thread it takes a few minutes. Run from the repo root:
+accuracy; on one CPU thread it takes a few minutes. Run from the repo root (after `pip install -e .`):
     python scripts/train_digit_classifier.py [--epochs 3] [--out gan_core/assets/digit_classifier.safetensors]
 """
 from __future__ import annotations
@@ -15,11 +15,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gan_core.checkpoint import atomic_write  # noqa: E402
-from gan_core.data import load_images  # noqa: E402
-from gan_core.digits import HELD_APART, SIZE, WEIGHTS, classify, digit_net  # noqa: E402
+from gan_core.data.images import load_images
+from gan_core.evaluation.digits import HELD_APART, SIZE, WEIGHTS, classify, digit_net
+from gan_core.storage.files import atomic_write
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:

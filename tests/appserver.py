@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import ROOT, Payload
-from gan_core.distributed import free_port
+
+from gan_core.training.distributed import free_port
 
 MODELS = ["anime", "celeba", "mnist"]
 # broken model folder -> the file its error must name (see write_checkpoints)

@@ -1,7 +1,6 @@
 """Shared fixtures: tiny models and one CPU thread, so the suite stays fast on a loaded 2-core machine."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_core.models import build_generator, default_config
+from gan_core.settings import settings
+
+# The repository; pyproject.toml's [tool.pytest.ini_options] pythonpath puts it and benchmarks/ on sys.path
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-sys.path.append(str(ROOT / "benchmarks"))  # the benchmark scripts, and benchlib's helpers the tests share
 
 torch.set_num_threads(1)
-
-from gan_core.models import build_generator, default_config  # noqa: E402
 
 pytest_plugins = ["pytester"]  # tests/test_skip_guard.py runs pytest on small test files
 # The only reasons a test may skip in CI (prefixes of the skip reason); any other skip fails the run (SkipGuard).
@@ -46,6 +44,14 @@ def make_generator(arch: str = "style", seed: int = 0, **overrides):
             if name.endswith("noise_strength"):  # non-zero so const noise actually shows up
                 p.fill_(0.1)
     return G
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """gan_core.settings reads the environment once per process: read it again in each test (monkeypatch.setenv)."""
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +98,22 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
+def tiny_named_directions(folder: Path) -> None:
+    """Two named directions ('Bright' on the coarse w layers, 'Dark' on all) beside a tiny style checkpoint."""
+    from gan_core.latent.named import NamedDirection, NamedDirections, save
+
+    v = torch.randn(2, TINY_STYLE["w_dim"], generator=torch.Generator().manual_seed(3))
+    v = v / v.norm(dim=1, keepdim=True)
+    save(NamedDirections((NamedDirection("Bright", "Bright", v[0], (0, 1), 0.4),
+                          NamedDirection("Dark", "Dark", v[1], tuple(range(6)), 0.2)), "test"), folder)
+
+
 def save_tiny_checkpoints(root: Path, num_classes: int = 10) -> Path:
     """A checkpoint dir with tiny models: 'tiny' (style), 'digits' (class-conditional style), 'dc' (DCGAN)."""
-    from gan_core.checkpoint import save_generator
+    from gan_core.storage.checkpoint import save_generator
 
     save_generator(make_generator("style"), root / "tiny", meta={})
+    tiny_named_directions(root / "tiny")
     save_generator(make_generator("style", num_classes=num_classes), root / "digits", meta={})
     save_generator(make_generator("dcgan"), root / "dc", meta={})
     return root
@@ -139,3 +156,14 @@ class SkipGuard:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SkipGuard(), "skip-guard")
+
+
+FAST_TIER = "not slow"  # pyproject.toml's addopts: plain `pytest` leaves out tests marked slow
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's -m deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A run that names only slow tests (`pytest tests/test_soak.py`) runs them, where the fast tier would
+    deselect them all and collect nothing; the full run is `pytest -m "slow or not slow"`."""
+    if config.option.markexpr == FAST_TIER and items and all(item.get_closest_marker("slow") for item in items):
+        config.option.markexpr = ""

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gan_core.distributed import average_gradients, init_from_env, shutdown  # noqa: E402
+from gan_core.training.distributed import average_gradients, init_from_env, shutdown
 
 GLOBAL_BATCH = 8
 
@@ -16,7 +14,8 @@ GLOBAL_BATCH = 8
 def model_and_batch() -> tuple[torch.nn.Module, torch.Tensor]:
     """The same small net and the same global batch in every process."""
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)), torch.randn(GLOBAL_BATCH, 4)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    return model, torch.randn(GLOBAL_BATCH, 4)
 
 
 def loss_of(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gan_core.data import load_images  # noqa: E402
-from gan_core.distributed import init_from_env, shutdown  # noqa: E402
-from gan_core.models import default_config  # noqa: E402
-from gan_core.train_config import TrainConfig  # noqa: E402
-from gan_core.training import Trainer  # noqa: E402
+from gan_core.data.images import load_images
+from gan_core.models import default_config
+from gan_core.training.config import TrainConfig
+from gan_core.training.distributed import init_from_env, shutdown
+from gan_core.training.loop import Trainer
 
 
 def weights_hash(*modules: torch.nn.Module) -> str:

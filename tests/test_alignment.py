@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from gan_core.alignment import FRAMINGS, FaceNotFound, framing_of, prepare
-from gan_core.data import DATA_ROOT, NAMED_SETS, to_square
-from gan_core.validation import InvalidInput
+from gan_core.data.images import NAMED_SETS, data_root, to_square
+from gan_core.photos.alignment import FRAMINGS, FaceNotFound, framing_of, prepare
+from gan_core.studio.validation import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[1]
-CELEBA = DATA_ROOT / NAMED_SETS["celeba"]
+CELEBA = data_root() / NAMED_SETS["celeba"]
 needs_celeba = pytest.mark.skipif(not CELEBA.is_file(), reason="../shared/data not available")
 cv2.setNumThreads(1)
 

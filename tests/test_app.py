@@ -1,8 +1,9 @@
-"""The app as users reach it: a real server on localhost, called through gradio_client; and app.py imported, for
-what a page does on load (links) and on picking a model."""
+"""The app as users reach it: a real server on localhost, called through gradio_client; and the page built
+in-process (gan_app.create_demo), for what it does on load (links) and on picking a model, and what it serves."""
 from __future__ import annotations
 
-import importlib
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,14 +11,18 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from appserver import BROKEN, MODELS
 from PIL import Image
 
-from appserver import BROKEN, MODELS
-from gan_core.projection import encode_w
-from gan_core.recipe import KINDS, Recipe
-from gan_core.studio import Studio
+from gan_core.latent.projection import encode_w
+from gan_core.studio.recipe import KEY, KINDS, Recipe
+from gan_core.studio.requests import TOP_K
+from gan_core.studio.studio import Studio
+
+SERVER = pytest.mark.slow  # the real app server: not in plain `pytest` (the fast tier); the page built here is fast
 
 
+@SERVER
 @pytest.mark.parametrize("model", MODELS)
 def test_all_endpoints(client, served_checkpoints, model):
     label = "3" if model == "mnist" else None
@@ -42,6 +47,7 @@ def test_all_endpoints(client, served_checkpoints, model):
     assert w > h > 0 and "w indices" in note
 
 
+@SERVER
 def test_bad_input_gets_message_and_server_keeps_serving(client):
     from gradio_client.exceptions import AppError
 
@@ -59,20 +65,69 @@ def test_bad_input_gets_message_and_server_keeps_serving(client):
     assert len(gallery) == 1
 
 
-# ----- app.py in this process, on the server's checkpoint copy -----
-@pytest.fixture(scope="module")
-def app(served_checkpoints):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_STUDIO_CHECKPOINTS", str(served_checkpoints))
-        module = importlib.import_module("app")
-    assert module.studio.checkpoint_dir == served_checkpoints
-    return module
+# ----- the page built in this process, on the server's checkpoint copy -----
+def test_importing_the_app_builds_nothing():
+    """`import app` (Spaces run `python app.py`) and `import gan_app` build no Studio and no page; main() does."""
+    code = ("import sys\n"
+            "import gan_core.studio.studio as s, gan_core.photos.uploads, gan_core.generate\n"
+            "assert 'gradio' not in sys.modules, 'gan_core imported gradio'\n"
+            "import gradio\n"
+            "def refuse(*a, **k): raise AssertionError('built at import')\n"
+            "s.Studio.__init__ = gradio.Blocks.__init__ = refuse\n"
+            "import app, gan_app\n"
+            "assert app.main is gan_app.main and app.create_demo is gan_app.create_demo\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
-def open_link(app):
+def studio(served_checkpoints):
+    return Studio(served_checkpoints)
+
+
+@pytest.fixture(scope="module")
+def demo(studio):
+    from gan_app import create_demo
+
+    return create_demo(studio)
+
+
+def handler(demo, api_name: str):
+    """The function behind the page's event `api_name` (the API's, or a private one such as "link")."""
+    return next(f.fn for f in demo.fns.values() if f.api_name == api_name)
+
+
+def test_api_endpoints_and_lanes(demo):
+    """The public endpoints, their parameters in order, and their lanes: projections queue apart from the rest."""
+    public = {f.api_name: f for f in demo.fns.values() if f.api_visibility == "public"}
+    assert set(public) == {"sample", "seeds", "all_classes", "interpolate", "mix", "directions", "direction_strip",
+                           "project", "reproduce"}
+    sliders = [f"d{i + 1}" for i in range(TOP_K)]
+    assert public["directions"].input_parameter_names == ["model", "seed", "psi", "label", "layers", *sliders, "w"]
+    assert public["project"].input_parameter_names == ["model", "image", "centre_crop", "label"]
+    assert {name: f.concurrency_id for name, f in public.items()} == {
+        name: "project" if name == "project" else "quick" for name in public}
+    assert public["project"].concurrency_limit == 1
+
+
+def test_direction_sliders_follow_top_k(studio, monkeypatch):
+    from gan_app import create_demo, tabs
+
+    monkeypatch.setattr(tabs, "TOP_K", 3)
+    demo = create_demo(studio)
+    directions = next(f for f in demo.fns.values() if f.api_name == "directions")
+    assert directions.input_parameter_names[5:] == ["d1", "d2", "d3", "w"]
+    assert [c.label for c in directions.inputs if str(c.label).startswith("Direction")] == [
+        f"Direction {i} (σ)" for i in (1, 2, 3)]
+    edited = handler(demo, "directions")("mnist", 42, 1.0, "3", "all", 1.5, 0, -1, "")
+    assert edited.size == (32, 32) and Recipe.from_json(edited.info[KEY]).edits == [1.5, 0, -1]
+
+
+@pytest.fixture(scope="module")
+def open_link(demo):
     """The page's load event for a link with these query parameters -> {field label: value}."""
-    on_link = next(f.fn for f in app.demo.fns.values() if getattr(f.fn, "__name__", "") == "on_link")
+    on_link = handler(demo, "link")
 
     def load(params: dict[str, str]) -> dict[str, object]:
         out = on_link(SimpleNamespace(query_params=params))
@@ -105,13 +160,21 @@ LINKS = [  # a recipe, and the tab fields (beyond ALWAYS) its link fills in
 
 
 def test_links_cover_every_kind():
-    assert set(r.kind for r, _ in LINKS) == set(KINDS)
+    assert set(r.kind for r, _ in LINKS) | {"edit"} == set(KINDS)  # edit: test_an_edit_link_fills_its_seed
+
+
+def test_an_edit_link_fills_its_seed(open_link):
+    """Named edits have no tab yet: their link fills in the seed (Latent directions) and the shared controls."""
+    got = open_link({"recipe": Recipe("edit", "mnist", seeds="7", label=3, edit="Thick=1").to_json()})
+    assert got["Seed"] == 7 and got["Class"] == "3" and got["Model"] == "mnist" and got["Note"]
+    assert set(got) - ALWAYS - {"Seed", "Class"} == set()
 
 
 @pytest.mark.parametrize("recipe, tab", LINKS, ids=[r.kind for r, _ in LINKS])
 def test_link_fills_its_tab_and_reproduces(open_link, recipe, tab):
     got = open_link({"recipe": recipe.to_json()})
-    assert set(got) - ALWAYS - {"Use your image"} == set(tab) - ALWAYS, "fields of another tab filled in, or of its own left out"
+    assert set(got) - ALWAYS - {"Use your image"} == set(tab) - ALWAYS, \
+        "fields of another tab filled in, or of its own left out"
     assert ("Use your image" in got) == bool(recipe.w)
     assert tab.items() <= got.items() and got["Model"] == recipe.model
     assert got["Reproduced"] and "⚠️" not in got["Note"] and "?recipe=" in got["Note"]
@@ -128,16 +191,17 @@ def test_bad_links_say_why(open_link):
     assert many["Seed"] is None and many["Note"].startswith("⚠️ seed: '1-3' is not a number")
 
 
-def test_menus_follow_the_model(app):
+def test_menus_follow_the_model(demo, studio):
     """Picking a model sets the class picker's choices (shown for conditional models only) and the directions'
     layer groups; a broken model shows its error and hides the picker."""
-    info, picker, grid, groups = app.on_model_change("mnist")
-    assert picker["choices"] == app.studio.classes("mnist") == [str(d) for d in range(10)]
+    on_model_change = handler(demo, "model_info")
+    info, picker, grid, groups = on_model_change("mnist")
+    assert picker["choices"] == studio.classes("mnist") == [str(d) for d in range(10)]
     assert picker["visible"] and grid["visible"] and "10 classes" in info
-    assert groups["choices"] == app.studio.layer_groups("mnist") == ["all", "coarse", "middle", "fine"]
-    info, picker, grid, groups = app.on_model_change("anime")
-    assert picker["choices"] == app.studio.classes("anime") == [] and not picker["visible"] and not grid["visible"]
+    assert groups["choices"] == studio.layer_groups("mnist") == ["all", "coarse", "middle", "fine"]
+    info, picker, grid, groups = on_model_change("anime")
+    assert picker["choices"] == studio.classes("anime") == [] and not picker["visible"] and not grid["visible"]
     broken = next(iter(BROKEN))
-    info, picker, grid, groups = app.on_model_change(broken)
+    info, picker, grid, groups = on_model_change(broken)
     assert info.startswith("⚠️") and BROKEN[broken] in info and not picker["visible"] and not grid["visible"]
     assert "choices" not in groups

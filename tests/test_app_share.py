@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_core.recipe import KEY, Recipe
+from gan_core.studio.recipe import KEY, Recipe
+
+pytestmark = pytest.mark.slow  # the real app server: not in plain `pytest` (the fast tier)
 
 
 def test_directions_all_classes_and_reproduce(client):

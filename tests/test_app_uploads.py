@@ -1,14 +1,21 @@
 """Your image through the real server: /project with hostile uploads (each gets a result or a clear message, and the
-server keeps serving), and a projection used by /mix, /interpolate and /directions."""
+server keeps serving), and a projection used by /mix, /interpolate and /directions; and which files an upload may
+name (gan_core.photos.uploads.upload_source, what the app calls with Gradio's upload folder)."""
 from __future__ import annotations
 
+import base64
 import io
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
-
 from test_uploads import encoded, png_claiming
+
+from gan_core.errors import InvalidInput
+from gan_core.photos.uploads import MAX_UPLOAD_BYTES, upload_source
+
+SERVER = pytest.mark.slow  # the real app server, projections: not in plain `pytest` (the fast tier)
 
 STEPS_NOTE = "dB PSNR"
 
@@ -36,6 +43,7 @@ def hostile_uploads(folder) -> dict[str, bytes]:
     }
 
 
+@SERVER
 def test_hostile_uploads_get_a_result_or_a_clear_message(client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -58,6 +66,7 @@ def test_hostile_uploads_get_a_result_or_a_clear_message(client, tmp_path):
     assert len(gallery) == 1
 
 
+@SERVER
 def test_a_projection_feeds_mix_walk_and_edits_over_the_api(client, tmp_path):
     from gradio_client import handle_file
 
@@ -75,8 +84,45 @@ def test_a_projection_feeds_mix_walk_and_edits_over_the_api(client, tmp_path):
     assert np.array_equal(np.asarray(Image.open(edited).convert("RGB")), recon)
 
 
+@SERVER
 def test_a_latent_of_another_model_is_refused_over_the_api(client):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="^w: "):
         client.predict("mnist", "1", "2", "coarse", "", 1.0, "3", "AAAA", api_name="/mix")
+
+
+THROUGH_THE_APP = "image: upload the file through the app"
+
+
+def test_an_upload_names_a_file_in_the_upload_folder_only(tmp_path):
+    uploads, outside = tmp_path / "uploads", tmp_path / "secret.png"
+    (uploads / "abc").mkdir(parents=True)
+    photo = uploads / "abc" / "photo.png"
+    photo.write_bytes(b"png")
+    outside.write_bytes(b"secret")
+    (uploads / "abc" / "link.png").symlink_to(outside)
+    assert upload_source(str(photo), uploads) == str(photo)
+    assert upload_source({"path": str(photo), "url": "http://x/file=photo.png"}, uploads) == str(photo)
+    refused = [str(outside), f"{uploads}/abc/../../secret.png", str(uploads / "abc" / "link.png"), str(uploads),
+               "/etc/passwd", "photo.png", "bad\0name", {"path": str(outside)}, {"url": "http://example.com/a.png"},
+               {"url": "file:///etc/passwd"}]
+    for payload in refused:
+        with pytest.raises(InvalidInput, match=f"^{THROUGH_THE_APP}"):
+            upload_source(payload, uploads)
+    for payload in (None, "", {}, {"path": ""}, 5, ["a"], {"meta": 1}):
+        with pytest.raises(InvalidInput, match="^image: upload an image file"):
+            upload_source(payload, uploads)
+    assert upload_source(str(photo), os.path.relpath(uploads)) == str(photo)  # the folder may be given relative
+
+
+def test_an_upload_as_a_data_url(tmp_path):
+    data = b"\x89PNG\r\n\x1a\n..."
+    url = "data:image/png;base64," + base64.b64encode(data).decode()
+    assert upload_source({"url": url}, tmp_path) == data
+    assert upload_source({"url": "data:text/plain,hello", "path": None}, tmp_path) == b"hello"
+    with pytest.raises(InvalidInput, match="^image: the upload's data is not valid base64"):
+        upload_source({"url": "data:image/png;base64,@@@"}, tmp_path)
+    big = "A" * (MAX_UPLOAD_BYTES * 4 // 3 + 8)
+    with pytest.raises(InvalidInput, match="^image: the upload is larger than 25 MB"):
+        upload_source({"url": "data:image/png;base64," + big}, tmp_path)

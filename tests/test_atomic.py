@@ -8,11 +8,18 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import make_generator
-from gan_core import checkpoint
-from gan_core.checkpoint import (CARD, CONFIG, WEIGHTS, atomic_write, load_generator, remove_stale_temps,
-                                 save_generator, save_train_state)
+
+from gan_core.storage import files
+from gan_core.storage.checkpoint import (
+    CARD,
+    CONFIG,
+    WEIGHTS,
+    load_generator,
+    save_generator,
+)
+from gan_core.storage.files import atomic_write, remove_stale_temps
+from gan_core.storage.train_state import save_train_state
 
 
 @pytest.fixture
@@ -165,7 +172,7 @@ def test_reexport_swaps_the_folder_in_one_step(tmp_path, monkeypatch):
     """Where renameat2(RENAME_EXCHANGE) works there is no moment without a folder: no rename is needed."""
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
-    if not checkpoint._exchange(a, b):
+    if not files._exchange(a, b):
         pytest.skip("no atomic exchange of paths on this OS / filesystem")
     folder = tmp_path / "export"
     _export(folder, 0)
@@ -181,7 +188,7 @@ def test_reexport_swaps_the_folder_in_one_step(tmp_path, monkeypatch):
 
 def test_without_exchange_a_crash_between_the_renames_is_recovered(tmp_path, monkeypatch):
     """The fallback: old folder renamed aside, new one renamed in; killed in between, the old one is put back."""
-    monkeypatch.setattr(checkpoint, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(files, "_exchange", lambda a, b: False)
     folder = tmp_path / "export"
     _export(folder, 0)
     G_old = _export(folder, 1)  # the fallback swap itself works

@@ -5,7 +5,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_core.augment import POLICIES, color, cutout, diff_augment, parse_policy, translation
+from gan_core.training.augment import (
+    POLICIES,
+    color,
+    cutout,
+    diff_augment,
+    parse_policy,
+    translation,
+)
 
 
 def positive_images(n: int = 16, ch: int = 3, size: int = 16, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -8,13 +8,21 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from appserver import MODELS
 from conftest import ROOT, save_tiny_checkpoints
-from gan_core.studio import Studio
-from gan_core.validation import (FRAMES_RANGE, INTERP_SEEDS_RANGE, MAX_GRID_SIDE, MAX_IMAGES, MAX_TEXT, PSI_RANGE,
-                                 InvalidInput, shown)
+from PIL import Image
+
+from gan_core.studio.studio import Studio
+from gan_core.studio.validation import (
+    FRAMES_RANGE,
+    INTERP_SEEDS_RANGE,
+    MAX_GRID_SIDE,
+    MAX_IMAGES,
+    MAX_TEXT,
+    PSI_RANGE,
+    InvalidInput,
+    shown,
+)
 
 SIGNATURES = {  # the API's parameters, in order
     "/sample": ("model", "n", "psi", "label"),
@@ -102,6 +110,7 @@ def _check_message(msg: str, field: str, allowed: str) -> None:
     assert len(msg) < MAX_MESSAGE, msg
 
 
+@pytest.mark.slow  # the real app server
 def test_signatures_are_the_served_api(client):
     """The sweep covers each endpoint's parameters as the server names them, in order."""
     served = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
@@ -126,12 +135,14 @@ def sweep(client) -> list[str]:
     return got
 
 
+@pytest.mark.slow  # the real app server
 @pytest.mark.parametrize("i", range(len(CASES)),
                          ids=[f"{c.endpoint}-{c.model}-{c.param}={shown(c.value, 20)}" for c in CASES])
 def test_bad_input_through_server(sweep, i):
     _check_message(sweep[i], CASES[i].field, CASES[i].allowed)
 
 
+@pytest.mark.slow  # the real app server
 def test_server_still_serves_after_the_sweep(client, served_checkpoints):
     gallery, files = client.predict("anime", "42, 7", 0.7, None, api_name="/seeds")
     assert [g["caption"] for g in gallery] == ["seed 42", "seed 7"]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from appserver import BROKEN, MODELS
 from benchlib import celeba_photo
 from conftest import ROOT
-from gan_core.media import SHOWN_SIDE
+from PIL import Image
+
+from gan_core.studio.media import SHOWN_SIDE
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -30,8 +30,9 @@ TABS = [  # tab, its button, images it must show (gallery items or figures)
 TIMEOUT = 120  # seconds for any wait
 FILE_IMAGES = "img[src*='/file=']"  # images the app served (gallery items, the GIF, the mixing figure)
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium)")
+pytestmark = [pytest.mark.slow,  # Chromium on the real app server: not in plain `pytest` (the fast tier)
+              pytest.mark.skipif(not CHROMIUM.exists(),
+                                 reason="needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium)")]
 
 
 def write_camera_film(path: Path) -> Path:

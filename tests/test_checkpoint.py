@@ -5,11 +5,17 @@ import json
 
 import pytest
 import torch
-
 from conftest import Payload, make_generator
-from gan_core.checkpoint import (CONFIG, WEIGHTS, CheckpointError, load_generator, load_train_state,
-                                 save_generator, save_train_state)
-from gan_core.sampling import generate
+
+from gan_core.latent.sampling import generate
+from gan_core.storage.checkpoint import (
+    CONFIG,
+    WEIGHTS,
+    CheckpointError,
+    load_generator,
+    save_generator,
+)
+from gan_core.storage.train_state import load_train_state, save_train_state
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_core.data import DataError, ImageSet, load_images
+from gan_core.data.images import DataError, ImageSet, load_images
 
 
 def _rand_img(rng, size=(16, 16), mode="RGB") -> Image.Image:

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_generator
 from safetensors import safe_open
 
-from gan_core import data, digits, metrics
-from gan_core.checkpoint import load_generator, read_config
-from conftest import make_generator
+from gan_core.data import images as data
+from gan_core.evaluation import digits, metrics, scores
+from gan_core.storage.checkpoint import export_generator, load_generator, read_config
 
 MNIST_CKPT = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist"
 
@@ -57,6 +58,23 @@ def test_shipped_generator_draws_the_asked_digit(mnist_G):
     assert right > 0.9 and wrong < 0.2
 
 
+@pytest.mark.parametrize("psi", [0.0, 0.3])
+def test_shipped_generator_truncates_towards_each_digits_own_average(mnist_G, psi):
+    assert not torch.allclose(mnist_G.mapping.w_avg_class[0], mnist_G.mapping.w_avg_class[1])
+    assert digits.digit_accuracy(mnist_G, 100, psi=psi) >= 0.95  # one global average drew the asked digit 10%
+
+
+def test_export_measures_each_classs_average(tmp_path):
+    G = make_generator("style", num_classes=3)
+    export_generator(G, tmp_path / "ck", {"dataset": "test"})
+    exported = load_generator(tmp_path / "ck")[0]
+    z = torch.randn(4096, G.z_dim, generator=torch.Generator().manual_seed(0))
+    for c in range(3):
+        want = G.mapping(z, torch.full((4096,), c)).mean(0)
+        torch.testing.assert_close(exported.mapping.w_avg_class[c], want)
+    torch.testing.assert_close(G.mapping.w_avg_class, torch.zeros(3, G.w_dim))  # the caller's G is left alone
+
+
 def test_digit_accuracy_only_for_ten_class_grey_models(mnist_G):
     assert digits.is_digit_model(mnist_G, "mnist") and not digits.is_digit_model(mnist_G, "celeba")
     rgb = make_generator("style", num_classes=10)
@@ -69,8 +87,8 @@ def test_evaluate_cli_writes_digit_accuracy(tmp_path, monkeypatch, capsys):
     from gan_core import evaluate
 
     rng = np.random.default_rng(0)  # stand-in Inception features: this test is about the digit path
-    monkeypatch.setattr(metrics, "real_stats", lambda *a, **k: rng.standard_normal((10, 8)))
-    monkeypatch.setattr(metrics, "generated_features", lambda *a, **k: rng.standard_normal((10, 8)))
+    monkeypatch.setattr(scores, "real_stats", lambda *a, **k: rng.standard_normal((10, 8)))
+    monkeypatch.setattr(scores, "generated_features", lambda *a, **k: rng.standard_normal((10, 8)))
     folder = tmp_path / "mnist"
     shutil.copytree(MNIST_CKPT, folder)
     assert evaluate.main(["--model", str(folder), "--n", "10", "--kid-subsets", "2", "--write-card"]) == 0

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import make_generator
 from PIL import Image
 
-from conftest import make_generator
-from gan_core import directions, sampling
-from gan_core.checkpoint import save_generator
-from gan_core.recipe import KEY, Recipe
-from gan_core.studio import Studio
-from gan_core.validation import InvalidInput
+from gan_core.latent import directions, sampling
+from gan_core.storage.checkpoint import save_generator
+from gan_core.studio.recipe import KEY, Recipe
+from gan_core.studio.studio import Studio
+from gan_core.studio.validation import InvalidInput
 
 SEED = 42
 

@@ -1,18 +1,24 @@
 """torchrun with 2 CPU processes (gloo): identical replicas, rank 0 alone saves, 1-process resume works."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-import train
-from gan_core.checkpoint import load_train_state
-from gan_core.distributed import free_port
+from gan_core import train
+from gan_core.storage.train_state import load_train_state
+from gan_core.training.distributed import free_port
+
+pytestmark = pytest.mark.slow  # torchrun with 2 processes: not in plain `pytest` (the fast tier)
 
 HERE = Path(__file__).resolve().parent
+# the workers run as scripts from tests/: they find gan_core in the checkout through PYTHONPATH (or an install)
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
 
 
 def test_two_processes_stay_identical_and_resume_alone(tmp_path):
@@ -24,7 +30,7 @@ def test_two_processes_stay_identical_and_resume_alone(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(free_port()), str(HERE / "ddp_worker.py"), str(data), str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     rank0 = (tmp_path / "hashes-rank0.txt").read_text().split()
@@ -41,13 +47,11 @@ def test_two_processes_stay_identical_and_resume_alone(tmp_path):
 
 def test_two_processes_give_the_one_process_gradients_of_the_global_batch(tmp_path):
     import torch
-
-    sys.path.insert(0, str(HERE))
-    from ddp_grad_worker import loss_of, model_and_batch
+    from ddp_grad_worker import loss_of, model_and_batch  # tests/ is on sys.path, as for conftest
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(free_port()), str(HERE / "ddp_grad_worker.py"), str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     model, x = model_and_batch()
     loss_of(model, x).backward()
@@ -60,7 +64,7 @@ def test_two_processes_give_the_one_process_gradients_of_the_global_batch(tmp_pa
 def test_process_group_waits_long_enough_for_an_evaluation(monkeypatch):
     import torch
 
-    from gan_core import distributed
+    from gan_core.training import distributed
 
     seen = {}
     monkeypatch.setenv("WORLD_SIZE", "2")

@@ -11,14 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-import train
 from appserver import BROKEN, MODELS, PICKLE_MARKER
 from conftest import ROOT, TINY_TRAIN
-from gan_core.checkpoint import load_generator, load_train_state
-from gan_core.studio import Studio
-from gan_core.training import STATE_FILE
+from PIL import Image
+
+from gan_core import train
+from gan_core.storage.checkpoint import load_generator
+from gan_core.storage.train_state import load_train_state
+from gan_core.studio.studio import Studio
+from gan_core.training.loop import STATE_FILE
+
+pytestmark = pytest.mark.slow  # kill -9 mid-save, broken models on the app server: not in the fast tier
 
 
 @pytest.mark.parametrize("name", BROKEN)

@@ -9,17 +9,24 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, TINY_TRAIN, make_generator
 from huggingface_hub import scan_cache_dir
 from huggingface_hub.file_download import repo_folder_name
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-import train
-from conftest import ROOT, TINY_TRAIN, make_generator
-from gan_core.checkpoint import CARD, CONFIG, WEIGHTS, CheckpointError, push_to_hub, save_generator
-from gan_core.registry import entries
-from gan_core.sampling import generate
-from gan_core.studio import Studio
+from gan_core import train
+from gan_core.latent.sampling import generate
+from gan_core.storage.checkpoint import (
+    CARD,
+    CONFIG,
+    WEIGHTS,
+    CheckpointError,
+    push_to_hub,
+    save_generator,
+)
+from gan_core.storage.registry import entries
+from gan_core.studio.studio import Studio
 
 REPO = "gan-studio-tests/tiny"
 MAIN, PINNED = "a" * 40, "b" * 40  # commit hashes: refs/main points at MAIN; PINNED is an older snapshot

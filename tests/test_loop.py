@@ -7,16 +7,17 @@ import math
 import imageio.v3 as iio
 import pytest
 import torch
-
-import train
 from conftest import TINY_TRAIN, tiny_config
-from gan_core.checkpoint import load_generator, load_train_state
-from gan_core.data import ImageSet
-from gan_core.distributed import sanitize_gradients
-from gan_core.loss import AdversarialLoss, gradient_penalty
-from gan_core.reporting import GIF_FRAMES, Reporter, accumulate, mean_logs
-from gan_core.train_config import TrainConfig, use_amp
-from gan_core.training import Trainer
+
+from gan_core import train
+from gan_core.data.images import ImageSet
+from gan_core.storage.checkpoint import load_generator
+from gan_core.storage.train_state import load_train_state
+from gan_core.training.config import TrainConfig, use_amp
+from gan_core.training.distributed import sanitize_gradients
+from gan_core.training.loop import Trainer
+from gan_core.training.loss import AdversarialLoss, gradient_penalty
+from gan_core.training.reporting import GIF_FRAMES, Reporter, accumulate, mean_logs
 
 NO_BATCH = [a for i, a in enumerate(TINY_TRAIN) if "--batch" not in TINY_TRAIN[max(i - 1, 0):i + 1]]
 
@@ -169,7 +170,7 @@ def test_resume_stream_uses_the_runs_batch(image_folder, tmp_path):
 
 
 def test_resume_of_conditional_model_with_stream_is_refused(tmp_path):
-    from gan_core.streaming import StreamSet
+    from gan_core.data.streaming import StreamSet
 
     images = torch.randint(0, 256, (16, 1, 16, 16), dtype=torch.uint8)
     data = ImageSet(images, torch.arange(16) % 10, "digits")
@@ -263,10 +264,10 @@ def test_init_from_starts_G_and_its_EMA_from_the_checkpoint(image_folder, tmp_pa
 
 @pytest.mark.parametrize("scores, best_step", [([30.0, 20.0, 10.0], 5), ([30.0, 10.0, 20.0], 4)])
 def test_evaluations_track_the_best_and_the_last_weights_compete(tmp_path, monkeypatch, scores, best_step):
-    from gan_core import metrics
+    from gan_core.training import loop
 
     fids = iter(scores)  # steps 2, 4, then the final step 5
-    monkeypatch.setattr(metrics, "evaluate_generator", lambda G, source, n, device: dict(
+    monkeypatch.setattr(loop, "evaluate_generator", lambda G, source, n, device: dict(
         fid=next(fids), kid=0.1, kid_std=0.01, precision=0.5, recall=0.4, n=n, n_real=n))
     trainer = _trainer(tmp_path, steps=5, eval_every=2, eval_n=8)
     trainer.run(export_to=tmp_path / "ck")

@@ -1,4 +1,5 @@
-"""FID / KID / precision-recall on known cases: a set against itself, real against noise, the reference resize and maths."""
+"""FID / KID / precision-recall on known cases: a set against itself, real against noise, the reference resize and
+maths."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,13 +10,15 @@ import pytest
 import scipy.linalg
 import torch
 
-from gan_core import data, metrics
-from gan_core.checkpoint import read_config, save_generator
+from gan_core.data import images as data
+from gan_core.evaluation import metrics
 from gan_core.models import ModelConfig, build_generator
+from gan_core.settings import settings
+from gan_core.storage.checkpoint import read_config, save_generator
 
 HAVE_INCEPTION = importlib.util.find_spec(metrics.PACKAGE) is not None
 needs_inception = pytest.mark.skipif(not HAVE_INCEPTION, reason=f"Inception weights missing: {metrics.INSTALL_HINT}")
-CELEBA = data.DATA_ROOT / data.NAMED_SETS["celeba"]
+CELEBA = data.data_root() / data.NAMED_SETS["celeba"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -188,9 +191,11 @@ def test_real_against_noise_is_large(real_feats, noise_feats):
 def test_onnx_backend_matches_torchscript(real_images, monkeypatch):
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
         pytest.skip("optional onnx backend: pip install onnxruntime onnx")
-    monkeypatch.setattr(metrics, "BACKEND", "torch")
+    monkeypatch.setenv("GAN_STUDIO_FID_BACKEND", "torch")
+    settings.cache_clear()
     ref = metrics.inception_features(real_images[:2])
-    monkeypatch.setattr(metrics, "BACKEND", "onnx")
+    monkeypatch.setenv("GAN_STUDIO_FID_BACKEND", "onnx")
+    settings.cache_clear()
     np.testing.assert_allclose(metrics.inception_features(real_images[:2]), ref, atol=1e-4)
 
 
@@ -201,7 +206,7 @@ def _tiny_real(monkeypatch, real_images, calls):
         imgs = imgs.mean(1, keepdim=True) if channels == 1 else imgs
         return data.ImageSet(imgs.round().to(torch.uint8), None, source)
 
-    monkeypatch.setattr(data, "load_images", fake_load)
+    monkeypatch.setattr(metrics, "load_images", fake_load)
 
 
 @needs_inception

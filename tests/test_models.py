@@ -6,9 +6,14 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import tiny_config
-from gan_core.models import ModelConfig, build_discriminator, build_generator, default_config
+
+from gan_core.models import (
+    ModelConfig,
+    build_discriminator,
+    build_generator,
+    default_config,
+)
 from gan_core.models.layers import ModulatedConv2d
 from gan_core.models.style import StyleLayer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import time
 
-from gan_core.outputs import OutputFolder, folder_bytes
+from gan_core.studio.outputs import OutputFolder, folder_bytes
 
 
 def _fill(folder, nbytes: int) -> None:

@@ -8,15 +8,24 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from PIL import Image
 
-from conftest import ROOT
-
-from gan_core import generate, media, projection
-from gan_core.recipe import KEY
-from gan_core.checkpoint import load_generator
-from gan_core.projection import DEFAULT_STEPS, decode_w, encode_w, project, psnr, render, to_target
-from gan_core.sampling import generate as generate_images
+from gan_core import generate
+from gan_core.latent import projection
+from gan_core.latent.projection import (
+    DEFAULT_STEPS,
+    decode_w,
+    encode_w,
+    project,
+    psnr,
+    render,
+    to_target,
+)
+from gan_core.latent.sampling import generate as generate_images
+from gan_core.storage.checkpoint import load_generator
+from gan_core.studio import media
+from gan_core.studio.recipe import KEY
 
 CELEBA, MNIST = ROOT / "checkpoints" / "celeba", ROOT / "checkpoints" / "mnist"
 SEED = 0
@@ -40,6 +49,7 @@ def projected(celeba, target):
     return result, calls
 
 
+@pytest.mark.slow  # a full projection
 def test_reconstructs_a_generated_image_at_25_db(celeba, target, projected):
     result, _ = projected
     assert result.w.shape == (celeba.num_ws, celeba.w_dim) and result.w.dtype == torch.float32
@@ -50,6 +60,7 @@ def test_reconstructs_a_generated_image_at_25_db(celeba, target, projected):
     assert psnr(start, target) < result.psnr - 10  # the average face is far from it
 
 
+@pytest.mark.slow  # a full projection
 def test_callback_reports_every_step_in_order(projected):
     _, calls = projected
     assert [c[0] for c in calls] == list(range(1, DEFAULT_STEPS + 1))
@@ -65,6 +76,7 @@ def test_deterministic(celeba, target):
     assert pixels_only.psnr > psnr(render(celeba, projection.start_w(celeba)), target)
 
 
+@pytest.mark.slow  # a full projection
 def test_image_reproduces_bit_exactly_from_the_stored_text(celeba, projected):
     result, _ = projected
     text = encode_w(result.w)
@@ -140,6 +152,7 @@ def test_label_on_an_unconditional_model_is_refused(celeba, target):
         project(celeba, target, steps=0, label=1)
 
 
+@pytest.mark.slow  # a full projection
 def test_cli_writes_the_reconstruction(celeba, target, tmp_path, capsys):
     photo = media.save_png(media.to_pil(target[None])[0], tmp_path / "photo.png")
     out = tmp_path / "recon.png"

@@ -7,25 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from gan_core import metrics
-from gan_core.data import DATA_ROOT, NAMED_SETS
+from gan_core.data.images import NAMED_SETS, data_root
+from gan_core.evaluation import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
-    pytest.mark.skipif(not (DATA_ROOT / NAMED_SETS["celeba"]).is_file(), reason="../shared/data not available"),
+    pytest.mark.skipif(not (data_root() / NAMED_SETS["celeba"]).is_file(), reason="../shared/data not available"),
     pytest.mark.skipif(importlib.util.find_spec(metrics.PACKAGE) is None, reason=metrics.INSTALL_HINT),
 ]
 TINY = ["--res", "16", "--channel-base", "64", "--channel-max", "32", "--z-dim", "16", "--batch", "8", "--threads", "1"]
 
 
 def test_training_exports_best_fid_generator(tmp_path):
-    import train
+    from gan_core import train
 
     out, ck = tmp_path / "run", tmp_path / "ck"
     argv = ["--data", "celeba", "--limit", "64", *TINY, "--steps", "6", "--save-every", "3", "--sample-every", "3",
             "--eval-every", "3", "--eval-n", "6", "--out", str(out), "--export", str(ck)]
     assert train.main(argv) == 0
-    from gan_core.checkpoint import load_train_state
+    from gan_core.storage.train_state import load_train_state
 
     state = load_train_state(out / "train_state.pt")
     evals = state["evals"]

@@ -1,6 +1,8 @@
 """Recipes: JSON / query / PNG round trips, bit-exact reproduction, checkpoint-mismatch warning, CLI == app."""
 from __future__ import annotations
 
+import dataclasses
+
 import inspect
 import json
 import zipfile
@@ -10,14 +12,15 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from conftest import save_tiny_checkpoints
 from PIL import Image
 
-from conftest import save_tiny_checkpoints
 from gan_core import generate
-from gan_core.projection import encode_w
-from gan_core.recipe import KEY, KIND_TABLE, KINDS, Recipe, load
-from gan_core.studio import DEFAULT_FRAMES, STRIP_FRAMES, TOP_K, Studio
-from gan_core.validation import InvalidInput, seed_spec
+from gan_core.latent.projection import encode_w
+from gan_core.studio.recipe import KEY, KINDS, Recipe, load
+from gan_core.studio.requests import DEFAULT_FRAMES, RECIPE_REQUESTS, STRIP_FRAMES, TOP_K
+from gan_core.studio.studio import Studio
+from gan_core.studio.validation import InvalidInput, seed_spec
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +97,7 @@ def each_kind(studio: Studio):
     yield studio.mix("tiny", "1, 2", "5", "custom", "0-2, 5", 0.7)
     yield studio.directions("tiny", 11, 0.7, None, [1.5, 0, -2], "coarse")
     yield studio.direction_strip("dc", 11, 0.9, None, 2, 3)
+    yield studio.edit("tiny", 12, 0.8, None, "Dark=-1.25, Bright=3")
     G = studio.model("tiny").G
     yield studio.projected("tiny", encode_w(torch.randn(G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(0))))
 
@@ -113,23 +117,24 @@ def test_recipe_round_trip_is_bit_exact_for_every_kind(studio, root):
             assert any(np.array_equal(np.asarray(img), p) for p in pixels(single.images))
 
 
-def test_kind_table_names_studio_methods_and_their_parameters():
-    full = Recipe("x", "m", seeds="1", rows="1", cols="2", label=0, layers="coarse", frames=3, mode="z-slerp",
-                  loop=True, k=1, edits=[1.0])  # every field set
-    for kind, entry in KIND_TABLE.items():
-        params = inspect.signature(getattr(Studio, entry.method)).parameters
-        assert set(entry.arguments(replace(full, kind=kind))) <= set(params) - {"self", "name"}, kind
+def test_every_recipe_kind_has_a_request_that_parses_its_fields():
+    assert set(RECIPE_REQUESTS) == set(KINDS)
+    for kind, request in RECIPE_REQUESTS.items():
+        params = set(inspect.signature(request.parse).parameters) - {"m"}
+        fields = {f.name for f in dataclasses.fields(request) if f.name != "model" and not f.metadata.get("derived")}
+        assert fields and fields <= params, kind
+        assert request.kind == ("seeds" if kind == "sample" else kind)  # a sample is remade as its seeds
 
 
 def test_unset_recipe_fields_take_the_tabs_defaults(studio):
-    walk = studio.run(Recipe("interpolate", "tiny", seeds="3, 7"))
+    walk = studio.reproduce(Recipe("interpolate", "tiny", seeds="3, 7"))
     assert (walk.recipe.frames, walk.recipe.mode, walk.recipe.loop) == (DEFAULT_FRAMES, "z-slerp", False)
-    strip = studio.run(Recipe("direction_strip", "tiny", seeds="3"))
+    strip = studio.reproduce(Recipe("direction_strip", "tiny", seeds="3"))
     assert (strip.recipe.k, strip.recipe.frames, strip.recipe.layers) == (TOP_K, STRIP_FRAMES, "all")
-    assert studio.run(Recipe("mix", "tiny", rows="1", cols="2")).recipe.layers == "coarse"
-    assert studio.run(Recipe("directions", "digits", seeds="3")).recipe.label == 0  # a conditional model's class 0
+    assert studio.reproduce(Recipe("mix", "tiny", rows="1", cols="2")).recipe.layers == "coarse"
+    assert studio.reproduce(Recipe("directions", "digits", seeds="3")).recipe.label == 0  # a conditional model's class 0
     with pytest.raises(InvalidInput, match="^seeds: empty"):  # a required field stays required
-        studio.run(Recipe("seeds", "tiny"))
+        studio.reproduce(Recipe("seeds", "tiny"))
 
 
 def test_png_metadata_and_files_reproduce(studio, tmp_path):

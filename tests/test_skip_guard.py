@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ALLOWED_SKIPS, SkipGuard
 
 PASSING = "def test_passes():\n    pass\n"

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-import train
-from gan_core.data import DataError
-from gan_core.streaming import StreamingImages, stream_images
+from gan_core import train
+from gan_core.data.images import DataError
+from gan_core.data.streaming import StreamingImages, stream_images
 
 
 def png_bytes(value: int) -> bytes:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_TRAIN as TINY
 from PIL import Image
 
-import train
-from conftest import TINY_TRAIN as TINY
-from gan_core.checkpoint import load_generator, load_train_state
-from gan_core.sampling import generate
+from gan_core import train
+from gan_core.latent.sampling import generate
+from gan_core.storage.checkpoint import load_generator
+from gan_core.storage.train_state import load_train_state
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +144,10 @@ def test_style_class_conditional_on_npz(mnist_npz, tmp_path):
 
 def test_ema_step_is_lerp_towards_G_and_resumed_adam_stays_multi_tensor(tmp_path):
     from conftest import tiny_config
-    from gan_core.data import ImageSet
-    from gan_core.train_config import TrainConfig
-    from gan_core.training import Trainer
+
+    from gan_core.data.images import ImageSet
+    from gan_core.training.config import TrainConfig
+    from gan_core.training.loop import Trainer
 
     data = ImageSet(torch.randint(0, 256, (16, 3, 16, 16), dtype=torch.uint8), None, "random")
     trainer = Trainer(tiny_config(), TrainConfig(batch=8, ema_kimg=0.01, ema_rampup=1.0), data, tmp_path, "cpu")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_core.uploads import MAX_UPLOAD_BYTES, open_upload
-from gan_core.validation import InvalidInput
+from gan_core.photos.uploads import MAX_UPLOAD_BYTES, open_upload
+from gan_core.studio.validation import InvalidInput
 
 
 def png_claiming(width: int, height: int) -> bytes:

@@ -6,14 +6,15 @@ from zipfile import ZipFile
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from benchlib import celeba_photo
 from conftest import ROOT
-from gan_core import media, projection, sampling
-from gan_core.recipe import MAX_CHARS, Recipe
-from gan_core.studio import Studio
-from gan_core.validation import InvalidInput
+from PIL import Image
+
+from gan_core.latent import projection, sampling
+from gan_core.studio import media
+from gan_core.studio.recipe import MAX_CHARS, Recipe
+from gan_core.studio.studio import Studio
+from gan_core.studio.validation import InvalidInput
 
 STEPS = 8  # enough to move w off the average; the quality of a full projection is tests/test_projection.py's
 

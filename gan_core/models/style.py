@@ -28,7 +28,7 @@ class MappingNetwork(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.num_classes = cfg.num_classes
+        self.num_classes, self.z_dim = cfg.num_classes, cfg.z_dim
         self.embed = EqualLinear(cfg.num_classes, cfg.w_dim) if cfg.num_classes else None
         in_dim = cfg.z_dim + (cfg.w_dim if cfg.num_classes else 0)
         dims = [in_dim] + [cfg.w_dim] * cfg.mapping_layers
@@ -73,6 +73,15 @@ class MappingNetwork(nn.Module):
         self.w_avg.copy_(new[0])
         if self.num_classes:
             self.w_avg_class.copy_(new[1:])
+
+
+    @torch.no_grad()
+    def measure_class_averages(self, per_class: int = 4096, seed: int = 0) -> None:
+        """Set w_avg_class to the exact mean of w over `per_class` fixed z for each class, so that psi 0 draws the
+        asked class (the running means of training drift, and older checkpoints have only the global one)."""
+        z = torch.randn(per_class, self.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.w_avg.device)
+        for c in range(self.num_classes):
+            self.w_avg_class[c] = self(z, torch.full((per_class,), c, device=z.device)).float().mean(0)
 
 
 def _fill_w_avg_class(module: MappingNetwork, state: dict, prefix: str, *_) -> None:

@@ -1,0 +1,3 @@
+from gan_app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Training images: folders, zips, MNIST files and torchvision sets, in memory or streamed."""

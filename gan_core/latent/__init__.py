@@ -1,0 +1,1 @@
+"""The maths on a generator's latents: seeds to images, truncation, interpolation, mixing, SeFa directions, projection."""

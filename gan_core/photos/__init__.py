@@ -1,0 +1,1 @@
+"""Your image: untrusted uploads decoded safely and framed as the training images."""

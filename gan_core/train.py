@@ -1,0 +1,162 @@
+"""Train a GAN on MNIST, the anime or CelebA faces, or any image folder / zip; export for the app.
+
+`gan-train` after `pip install .`, or `python -m gan_core.train`, or `python train.py` in the repository:
+
+    python train.py --data anime --arch style --res 64 --out runs/anime --minutes 60 --export checkpoints/anime
+    python train.py --data anime --out runs/anime --resume --steps 20000 --export checkpoints/anime
+    python train.py --data mine/ --out runs/mine --export checkpoints/mine --push-to-hub you/gan-mine [--hub-dry-run]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from gan_core.data.images import DataError, is_grey_source, load_images
+from gan_core.data.streaming import stream_images
+from gan_core.models import ARCHS, ModelConfig, default_config
+from gan_core.storage.checkpoint import CheckpointError, load_generator, push_to_hub
+from gan_core.storage.hub import HubError
+from gan_core.training.config import AMP_MODES, RESUMABLE, TrainConfig, pick_device
+from gan_core.training.distributed import init_from_env, shutdown
+from gan_core.training.loop import STATE_FILE, Trainer
+from gan_core.training.loss import CRITICS, LOSSES
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="mnist | anime | celeba | a folder | a .zip | a .npz | tv:NAME")
+    p.add_argument("--out", required=True, help="run folder: train_state.pt, samples/, loss.png")
+    p.add_argument("--arch", choices=ARCHS, default="style")
+    p.add_argument("--res", type=int, default=None, help="resolution (default 64; 32 for .npz digits; 28 for mlp)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 grey / 3 RGB (default from data)")
+    p.add_argument("--no-cond", action="store_true", help="ignore labels (default: class-conditional if labelled)")
+    p.add_argument("--steps", type=int, default=10_000, help="stop at this total step")
+    p.add_argument("--minutes", type=float, default=0.0, help="stop after this many minutes of this run (0: none)")
+    p.add_argument("--batch", type=int, default=None, help="global batch (default 32; on --resume: the run's)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the arch's recipe)")
+    p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight (<0: heuristic; default: recipe)")
+    p.add_argument("--amp", choices=AMP_MODES, default=None,
+                   help="bf16 autocast: auto (default: on for CUDA and CPUs with native bf16) | on | off")
+    p.add_argument("--d", choices=CRITICS, default="residual",
+                   help="discriminator: residual (ours), projected (frozen EfficientNet-lite0 features) or both")
+    p.add_argument("--loss", choices=LOSSES, default="logistic",
+                   help="residual D loss: logistic (StyleGAN2, R1) or relativistic (R3GAN pairing, R1 + R2)")
+    p.add_argument("--d-resolution", type=int, default=128, help="input size of the projected D")
+    p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flips of real images (default: on for RGB, off for digits)")
+    p.add_argument("--noise", action=argparse.BooleanOptionalAction, default=None,
+                   help="style arch: per-pixel noise inputs (default on; --no-noise may also be given on --resume)")
+    p.add_argument("--channel-base", type=int, default=None)
+    p.add_argument("--channel-max", type=int, default=None)
+    p.add_argument("--z-dim", type=int, default=None)
+    p.add_argument("--sample-every", type=int, default=200, help="steps between sample grids and loss plots")
+    p.add_argument("--save-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="steps between FID/KID evaluations (0: off); then --export keeps the best-FID generator")
+    p.add_argument("--eval-n", type=int, default=2000, help="images generated (and real) per evaluation")
+    p.add_argument("--export", default=None, help="also write an app-loadable checkpoint folder here")
+    p.add_argument("--push-to-hub", metavar="REPO", default=None,
+                   help="after training, upload the --export folder to this Hugging Face model repo (owner/name)")
+    p.add_argument("--hub-dry-run", action="store_true", help="with --push-to-hub: list the files, send nothing")
+    p.add_argument("--init-from", metavar="CHECKPOINT", default=None,
+                   help="start G from an exported checkpoint folder (its architecture; D starts fresh)")
+    p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    p.add_argument("--stream", action="store_true",
+                   help="stream from disk with DataLoader workers instead of decoding the whole set into memory")
+    p.add_argument("--workers", type=int, default=4, help="DataLoader worker processes with --stream")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.eval_every and args.eval_n < 4:
+        p.error(f"--eval-n must be at least 4 (precision/recall need k=3 neighbours), got {args.eval_n}")
+    if args.init_from and args.resume:
+        p.error("--init-from starts a new run; --resume continues one: give one of them")
+    if args.push_to_hub and not args.export:
+        p.error("--push-to-hub uploads the --export folder; give --export too")
+    return args
+
+
+def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
+    res = args.res or (28 if args.arch == "mlp" else 32 if grey else 64)
+    overrides = dict(resolution=res, img_channels=args.channels or (1 if grey else 3),
+                     num_classes=num_classes if (args.arch == "style" and not args.no_cond) else 0)
+    for key in ("channel_base", "channel_max", "z_dim", "noise"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    return default_config(args.arch, **overrides)
+
+
+def push(folder: str, repo: str, dry_run: bool) -> int:
+    """Upload an exported checkpoint to the Hub (dry run: list exactly what would go); 2 on failure."""
+    try:
+        files = push_to_hub(folder, repo, dry_run)
+    except (CheckpointError, HubError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for f in files:
+        print(f"{'would upload' if dry_run else 'uploaded'} {f} -> {repo}/{f.name} ({f.stat().st_size:,} bytes)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    grey = is_grey_source(args.data)
+    given = {key: getattr(args, key) for key in RESUMABLE}  # None: not on the command line
+    cfg = TrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch or 32, lr=args.lr,
+                      r1_gamma=args.r1_gamma, augment=args.augment,
+                      hflip=(not grey) if args.hflip is None else args.hflip, amp=args.amp or "auto",
+                      sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
+                      eval_every=args.eval_every, eval_n=args.eval_n, d=args.d, d_resolution=args.d_resolution,
+                      loss=args.loss)
+    dist, device = init_from_env(pick_device(args.device))
+    try:
+        if args.resume:
+            shape, saved = Trainer.peek(args.out)
+            batch = args.batch or saved.batch  # the stream must deliver the batch the run trains with
+        elif args.init_from:
+            start_G, start_config = load_generator(args.init_from)
+            shape, batch = ModelConfig.from_dict(start_config["model"]), cfg.batch
+            if args.noise is not None:
+                shape.noise = args.noise
+        else:
+            shape, batch = model_config(args, grey, 0), cfg.batch
+        if args.stream:
+            data = stream_images(args.data, shape.resolution, shape.img_channels, batch // dist.world, dist.rank,
+                                 dist.world, args.workers, args.seed)
+        else:
+            data = load_images(args.data, shape.resolution, shape.img_channels, args.limit)
+        if args.resume:
+            trainer = Trainer.resume(cfg, data, args.out, device, dist, noise=args.noise, changes=given)
+        elif args.init_from:
+            trainer = Trainer(shape, cfg, data, args.out, device, dist)
+            trainer.warm_start(start_G, str(args.init_from))
+        else:
+            trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, device, dist)
+    except (DataError, CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        shutdown()
+        return 2
+    log = print if dist.main else (lambda *a, **k: None)
+    log(f"{len(data):,} images from {data.source} ({data.skipped} skipped); {trainer.mcfg.arch} "
+        f"{trainer.mcfg.resolution}px on {trainer.device}"
+        f"{f' x {dist.world} processes' if dist.world > 1 else ''}; step {trainer.step} -> {cfg.steps}",
+        file=sys.stderr)
+    trainer.run(export_to=args.export)
+    shutdown()
+    log(f"saved {Path(args.out) / STATE_FILE} at step {trainer.step}"
+        + (f"; exported {args.export}" if args.export else ""), file=sys.stderr)
+    return push(args.export, args.push_to_hub, args.hub_dry_run) if args.push_to_hub and dist.main else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The GAN objective in phases, apart from the loop (as stylegan2-ada's loss.py): D on real/fake with lazy
+penalties, then G."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_core.models import (
+    ModelConfig,
+    build_discriminator,
+    build_projected_discriminator,
+)
+from gan_core.training.augment import diff_augment
+
+if TYPE_CHECKING:
+    from gan_core.training.config import TrainConfig
+
+Formatter = Callable[[torch.Tensor], torch.Tensor]
+
+
+def gradient_penalty(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of |dD(x)/dx|^2 at `images`: R1 at reals, R2 at fakes (Mescheder et al. 2018)."""
+    (grad,) = torch.autograd.grad(logits.sum(), images, create_graph=True)
+    return grad.float().square().sum(dim=(1, 2, 3)).mean()
+
+
+CRITICS = ("residual", "projected", "both")
+# logistic: StyleGAN2's non-saturating loss with R1. relativistic: R3GAN's (Huang et al. 2024) pairing loss
+# softplus(D(fake) - D(real)) with R1 and R2, built for mode coverage; both penalties lazy.
+LOSSES = ("logistic", "relativistic")
+
+
+def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
+    """The residual D alone (as every earlier run), or a ModuleDict of the projected D and / or the residual one."""
+    if cfg.d not in CRITICS:
+        raise ValueError(f"--d must be one of {', '.join(CRITICS)}, got {cfg.d!r}")
+    if cfg.d == "residual":
+        return build_discriminator(mcfg)
+    if mcfg.arch != "style":
+        raise ValueError(f"--d {cfg.d} works with the style arch only, not {mcfg.arch!r}")
+    critics = {"projected": build_projected_discriminator(mcfg, cfg.d_resolution)}
+    if cfg.d == "both":
+        critics["residual"] = build_discriminator(mcfg)
+    return nn.ModuleDict(critics)
+
+
+def critic_param_groups(D: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Adam parameter groups: the projected D's heads learn at d_lr, everything else at lr."""
+    if not isinstance(D, nn.ModuleDict):
+        return [{"params": list(D.parameters()), "lr": cfg.lr}]
+    return [{"params": list(m.parameters()), "lr": cfg.d_lr if name == "projected" else cfg.lr}
+            for name, m in D.items()]
+
+
+class AdversarialLoss:
+    """The sum over D's critics: the residual D with the logistic or the relativistic loss and lazy penalties
+    (gamma/2 * every, on every `every`th step), the projected D with the hinge loss on its patch logits.
+
+    `D` is the residual discriminator itself, or an nn.ModuleDict of "residual" and / or "projected" ones.
+    """
+
+    def __init__(self, D: nn.Module, policy: list[str], r1_gamma: float, r1_every: int, fmt: Formatter,
+                 kind: str = "logistic") -> None:
+        if kind not in LOSSES:
+            raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {kind!r}")
+        self.D, self.policy, self.r1_gamma, self.r1_every, self.fmt = D, policy, r1_gamma, r1_every, fmt
+        self.relativistic = kind == "relativistic"
+        self.critics = dict(D.items()) if isinstance(D, nn.ModuleDict) else {"residual": D}
+
+    def logits(self, critic: str, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """A critic's fp32 logits for augmented images (the same policy for real and fake, drawn per sample)."""
+        return self.critics[critic](self.fmt(diff_augment(img, self.policy)), c).float()
+
+    def wants_r1(self, step: int) -> bool:
+        return "residual" in self.critics and self.r1_gamma > 0 and step % self.r1_every == 0
+
+    def d_phase(self, real: torch.Tensor, c_real: torch.Tensor | None, fake: torch.Tensor,
+                c_fake: torch.Tensor | None, with_r1: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's loss over its critics (plus the lazy penalties) and the raw R1 value, or None when R1 did not run."""
+        loss, r1 = torch.zeros((), device=real.device), None
+        for name in self.critics:
+            if name == "projected":
+                loss = loss + F.relu(1 - self.logits(name, real, c_real)).mean() \
+                    + F.relu(1 + self.logits(name, fake.detach(), c_fake)).mean()
+                continue
+            x = real.detach().requires_grad_(with_r1)
+            y = fake.detach().requires_grad_(with_r1 and self.relativistic)
+            d_real, d_fake = self.logits(name, x, c_real), self.logits(name, y, c_fake)
+            if self.relativistic:
+                loss = loss + F.softplus(d_fake - d_real).mean()
+            else:
+                loss = loss + F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+            if with_r1:
+                r1 = gradient_penalty(d_real, x)
+                penalty = r1 + gradient_penalty(d_fake, y) if self.relativistic else r1
+                loss = loss + penalty * (self.r1_gamma / 2) * self.r1_every
+        return loss, r1
+
+    def g_phase(self, fake: torch.Tensor, c_fake: torch.Tensor | None, real: torch.Tensor,
+                c_real: torch.Tensor | None) -> torch.Tensor:
+        """G's loss through every critic (softplus(-D) or softplus(D(real) - D(fake)) residual, -D projected);
+        D's weights get no gradient. `real` is used by the relativistic loss only.
+
+        requires_grad is read when the graph is built, so switching it back on before backward is safe."""
+        self.D.requires_grad_(False)
+        try:
+            loss = torch.zeros((), device=fake.device)
+            for name in self.critics:
+                d_fake = self.logits(name, fake, c_fake)
+                if name == "projected":
+                    loss = loss - d_fake.mean()
+                elif self.relativistic:
+                    loss = loss + F.softplus(self.logits(name, real.detach(), c_real) - d_fake).mean()
+                else:
+                    loss = loss + F.softplus(-d_fake).mean()
+            return loss
+        finally:
+            self.D.requires_grad_(True)
