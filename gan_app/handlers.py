@@ -97,6 +97,34 @@ def directions_handler(studio: Studio, sliders: int = TOP_K) -> Callable:
 
 
 @friendly
+def on_edit(studio: Studio, model, seed, psi, label, edits="", w=""):
+    """Named edits as text, e.g. 'Smiling=2, Young=-1.5': the edited image and a note naming the edits."""
+    result = studio.edit(model, seed, psi, label, edits, w)
+    return result.images[0], result.note, recipe_text(result)
+
+
+def named_text(studio: Studio, model: object, strengths: list[float]) -> str:
+    """The named sliders' values as edit text: the i-th slider is the model's i-th named edit; zeros left out."""
+    names = list(studio.edit_names(model)) if model in studio.names() else []
+    return ", ".join(f"{n}={float(x):g}" for n, x in zip(names, strengths) if x)
+
+
+def on_named(studio: Studio, model, seed, psi, label, *strengths_then_w):
+    """The named sliders (as many as there are), then the projected w: the page's way to /edit."""
+    *strengths, w = strengths_then_w
+    return on_edit(studio, model, seed, psi, label, named_text(studio, model, strengths), w)
+
+
+def named_sliders(studio: Studio, model, count: int) -> list:
+    """The named sliders for a model: its edits' labels on the first ones, the rest hidden (values kept)."""
+    try:
+        labels = list(studio.edit_names(model).values())
+    except (InvalidInput, CheckpointError):
+        labels = []
+    return [gr.update(visible=i < len(labels), label=labels[i] if i < len(labels) else None) for i in range(count)]
+
+
+@friendly
 def on_direction_strip(studio: Studio, model, seed, psi, label, layers, w=""):
     result = studio.direction_strip(model, seed, psi, label, TOP_K, STRIP_FRAMES, layers, w=w)
     return gallery(result), recipe_text(result)

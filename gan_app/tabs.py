@@ -11,6 +11,7 @@ import gradio as gr
 
 from gan_app import handlers as h
 from gan_core.latent.directions import SPAN
+from gan_core.latent.named import STRENGTH_RANGE
 from gan_core.studio.media import SHOWN_SIDE
 from gan_core.studio.requests import INTERPOLATION_MODES, STRIP_FRAMES, TOP_K
 from gan_core.studio.studio import Studio
@@ -24,6 +25,8 @@ QUICK = dict(preprocess=False, concurrency_id="quick", concurrency_limit="defaul
 PROJECT_LIMIT = 1  # projections running at once; the rest wait in the queue
 PROJECT = dict(preprocess=False, concurrency_id="project", concurrency_limit=PROJECT_LIMIT)
 EDIT_SLIDER = 5.0  # latent-direction sliders span -5..+5 sigma
+NAMED_SLIDER = STRENGTH_RANGE[1]  # named edits: -5..+5, each direction scaled so that +5 is clear
+MAX_NAMED = 8  # named-edit sliders on the page; a model's edits take the first ones
 SHOWN = dict(columns=4, format="png", elem_classes=["pixels"])  # 4 per row: >= 256 px each on a laptop screen
 
 
@@ -160,30 +163,55 @@ def style_mixing(studio: Studio, s: Shared) -> SimpleNamespace:
 
 def latent_directions(studio: Studio, s: Shared) -> SimpleNamespace:
     with gr.Tab("Latent directions"):
-        gr.Markdown("Closed-form directions (SeFa): the top eigenvectors of the model's first style weights, "
-                    "strongest first, found without training. Release a slider to edit the seed's image; "
-                    "strengths are in standard deviations (σ) of the latent along each direction.")
+        gr.Markdown("**Named edits** (smile, age, glasses, hair, ...): release a slider to edit the seed's image, or "
+                    "your own once *Use your image* is ticked. Strengths run from -5 (takes the property away) to "
+                    "+5 (gives it clearly); 0 is the seed's image.")
+        seed = gr.Number(42, label="Seed", precision=0)
+        first = next(iter(studio.names()), None)
+        labels = list(studio.edit_names(first).values()) if first else []
+        named = [gr.Slider(-NAMED_SLIDER, NAMED_SLIDER, value=0, step=0.25, label=labels[i] if i < len(labels) else
+                           f"Edit {i + 1}", visible=i < len(labels)) for i in range(MAX_NAMED)]
         with gr.Row():
-            seed = gr.Number(42, label="Seed", precision=0)
+            named_button = gr.Button("Edit", variant="primary")
+            named_reset = gr.Button("Reset")
+        named_out = gr.Image(label="Edited image", type="pil", format="png", elem_classes=["pixels", "image-box"])
+        named_note = gr.Markdown()
+        edits_text = gr.Textbox("", visible=False, label="edits: NAME=STRENGTH, ... (e.g. Smiling=2, Young=-1.5)")
+        with gr.Accordion("Explore: unnamed directions (SeFa)", open=False):
+            gr.Markdown("Closed-form directions (SeFa): the top eigenvectors of the model's first style weights, "
+                        "strongest first, found without training. Strengths are in standard deviations (σ) of the "
+                        "latent along each direction.")
             layers = gr.Radio(list(studio.layer_groups()), value="all", label="Style layers the directions act on")
-        sliders = [gr.Slider(-EDIT_SLIDER, EDIT_SLIDER, value=0, step=0.25, label=f"Direction {i + 1} (σ)")
-                   for i in range(TOP_K)]
-        with gr.Row():
-            button = gr.Button("Generate", variant="primary")
-            reset = gr.Button("Reset sliders")
-        out = gr.Image(label="Edited image", type="pil", format="png", elem_classes=["pixels", "image-box"])
-        strip_button = gr.Button(f"Preview the top {TOP_K} directions, -{SPAN:g}σ … +{SPAN:g}σ")
-        strip = gr.Gallery(label="One row per direction", columns=STRIP_FRAMES, format="png", elem_classes=["pixels"])
+            sliders = [gr.Slider(-EDIT_SLIDER, EDIT_SLIDER, value=0, step=0.25, label=f"Direction {i + 1} (σ)")
+                       for i in range(TOP_K)]
+            with gr.Row():
+                button = gr.Button("Generate", variant="primary")
+                reset = gr.Button("Reset sliders")
+            out = gr.Image(label="Edited image", type="pil", format="png", elem_classes=["pixels", "image-box"])
+            strip_button = gr.Button(f"Preview the top {TOP_K} directions, -{SPAN:g}σ … +{SPAN:g}σ")
+            strip = gr.Gallery(label="One row per direction", columns=STRIP_FRAMES, format="png",
+                               elem_classes=["pixels"])
         recipe = recipe_box()
+    gr.on([], functools.partial(h.on_edit, studio), [s.model, seed, s.psi, s.label, edits_text, s.active_w],
+          [named_out, named_note], api_name="edit", **QUICK)
+    by_sliders = dict(fn=functools.partial(h.on_named, studio), inputs=[s.model, seed, s.psi, s.label, *named,
+                                                                        s.active_w],
+                      outputs=[named_out, named_note, recipe])
+    gr.on([named_button.click, seed.submit] + [slider.release for slider in named], api_name="edit_page",
+          api_visibility="private", **by_sliders, **QUICK)
+    named_reset.click(lambda: [0] * len(named), None, named, api_visibility="private").success(
+        api_name="edit_reset", api_visibility="private", **by_sliders, **QUICK)
+    s.model.change(lambda model: h.named_sliders(studio, model, len(named)), s.model, named,
+                   api_visibility="private")
     edit = dict(fn=h.directions_handler(studio, len(sliders)),
                 inputs=[s.model, seed, s.psi, s.label, layers, *sliders, s.active_w], outputs=[out, recipe])
     generate("directions", edit["fn"], edit["inputs"], edit["outputs"], 1,
-             [button.click, seed.submit, layers.input] + [slider.release for slider in sliders])
+             [button.click, layers.input] + [slider.release for slider in sliders])
     reset.click(lambda: [0] * len(sliders), None, sliders, api_visibility="private").success(
         api_name="directions_reset", api_visibility="private", **edit, **QUICK)
     generate("direction_strip", functools.partial(h.on_direction_strip, studio),
              [s.model, seed, s.psi, s.label, layers, s.active_w], [strip, recipe], 1, [strip_button.click])
-    return SimpleNamespace(seed=seed, layers=layers, sliders=sliders)
+    return SimpleNamespace(seed=seed, layers=layers, sliders=sliders, named=named)
 
 
 def your_image(studio: Studio, s: Shared) -> SimpleNamespace:

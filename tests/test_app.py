@@ -102,7 +102,8 @@ def test_api_endpoints_and_lanes(demo):
     """The public endpoints, their parameters in order, and their lanes: projections queue apart from the rest."""
     public = {f.api_name: f for f in demo.fns.values() if f.api_visibility == "public"}
     assert set(public) == {"sample", "seeds", "all_classes", "interpolate", "mix", "directions", "direction_strip",
-                           "project", "reproduce"}
+                           "edit", "project", "reproduce"}
+    assert public["edit"].input_parameter_names == ["model", "seed", "psi", "label", "edits", "w"]
     sliders = [f"d{i + 1}" for i in range(TOP_K)]
     assert public["directions"].input_parameter_names == ["model", "seed", "psi", "label", "layers", *sliders, "w"]
     assert public["project"].input_parameter_names == ["model", "image", "centre_crop", "label"]
@@ -152,6 +153,8 @@ LINKS = [  # a recipe, and the tab fields (beyond ALWAYS) its link fills in
      {"Seed": 7, "Style layers the directions act on": "coarse",
       **{f"Direction {i}": x for i, x in enumerate([1.5, 0, -1, 0, 0], 1)}}),
     (Recipe("direction_strip", "anime", seeds="7", k=1, frames=2), {"Seed": 7}),  # k, frames: no field
+    (Recipe("edit", "anime", seeds="7", edit="Red_Hair=2"), {"Seed": 7, "Light hair": 0.0, "Red hair": 2.0,
+                                                             "Blue hair": 0.0}),  # the model's named sliders
     (Recipe("projection", "anime", w=PHOTO_W), PHOTO_FIELDS),
     (Recipe("mix", "anime", rows="1", cols="2", layers="coarse", w=PHOTO_W),
      {"Row seeds": "1", "Column seeds": "2", "Layers taken from the column": "coarse", "Custom w indices": "",
@@ -160,14 +163,7 @@ LINKS = [  # a recipe, and the tab fields (beyond ALWAYS) its link fills in
 
 
 def test_links_cover_every_kind():
-    assert set(r.kind for r, _ in LINKS) | {"edit"} == set(KINDS)  # edit: test_an_edit_link_fills_its_seed
-
-
-def test_an_edit_link_fills_its_seed(open_link):
-    """Named edits have no tab yet: their link fills in the seed (Latent directions) and the shared controls."""
-    got = open_link({"recipe": Recipe("edit", "mnist", seeds="7", label=3, edit="Thick=1").to_json()})
-    assert got["Seed"] == 7 and got["Class"] == "3" and got["Model"] == "mnist" and got["Note"]
-    assert set(got) - ALWAYS - {"Seed", "Class"} == set()
+    assert set(r.kind for r, _ in LINKS) == set(KINDS)
 
 
 @pytest.mark.parametrize("recipe, tab", LINKS, ids=[r.kind for r, _ in LINKS])

@@ -29,6 +29,7 @@ SIGNATURES = {  # the API's parameters, in order
     "/seeds": ("model", "spec", "psi", "label"),
     "/interpolate": ("model", "spec", "frames", "mode", "psi", "label", "loop", "w"),
     "/mix": ("model", "rows", "cols", "layers", "custom", "psi", "label", "w"),
+    "/edit": ("model", "seed", "psi", "label", "edits", "w"),
 }
 SEEDS = re.escape("0..4294967295")
 INDICES = r"0\.\.\d+"  # w indices: 0..num_ws-1 of the model
@@ -49,7 +50,7 @@ def good(model: str) -> dict[str, object]:
     """A valid value for every parameter of every endpoint."""
     return {"model": model, "n": 2, "spec": "3, 7", "psi": 0.7, "label": "3" if model == "mnist" else None,
             "frames": 4, "mode": "z-slerp", "loop": False, "rows": "1", "cols": "2", "layers": "custom",
-            "custom": "0-1", "w": ""}
+            "custom": "0-1", "w": "", "seed": 42, "edits": ""}
 
 
 def group(field: str, allowed: str, *values: object) -> list[tuple[object, str, str]]:
@@ -76,7 +77,17 @@ BAD: dict[str, list[tuple[object, str, str]]] = {
     "rows": group("row seeds", "8", "1-9") + group("row seeds", SEEDS, "", "abc", "5-1"),
     "cols": group("column seeds", "8", "0-8") + group("column seeds", SEEDS, "", "x", "9-2"),
     "w": group("w", "base64", "not base64!", "AAAA", 5, "x" * 7000),
+    "seed": group("seed", SEEDS, "abc", -1, 2 ** 32, 1.5, "1-3", None),
 }
+NAMED = {"anime": "Red_Hair", "celeba": "Smiling", "mnist": "Slant"}  # one named edit of each model
+
+
+def named_edits(model: str) -> list[tuple[object, str, str]]:
+    """Bad named edits for a model: out of range, not a number, twice, malformed, unknown, not text."""
+    n = NAMED[model]
+    return (group("edits", re.escape("-5..5"), f"{n}=6", f"{n}=-5.5", f"{n}=nan", f"{n}=abc")
+            + group("edits", "given twice", f"{n}=1, {n}=2") + group("edits", "NAME=STRENGTH", n, "=2", 5)
+            + group("edits", f"this model's edits: .*{n}", "Nope=1") + group("edits", f"0..{MAX_TEXT}", "," * 1001))
 INTERPOLATION = "interpolation seeds"
 SPECS = {"/seeds": seed_specs("seeds", 64),
          "/interpolate": (group(INTERPOLATION, re.escape("2..16"), "3") + group(INTERPOLATION, "16", "0-16")
@@ -91,7 +102,7 @@ def cases() -> list[Case]:
             for param in params:
                 if param == "label" and model != "mnist":
                     continue  # unconditional models ignore the class
-                bad = SPECS[ep] if param == "spec" else BAD.get(param, [])
+                bad = SPECS[ep] if param == "spec" else named_edits(model) if param == "edits" else BAD.get(param, [])
                 out += [Case(ep, model, param, v, field, allowed) for v, field, allowed in bad]
     return out
 

@@ -162,3 +162,24 @@ def test_each_shipped_direction_moves_its_own_property_more_than_the_others(mode
     ws = sampling.ws_from_seeds(G, list(seeds), 1.0, classes).cpu()
     for row in named_fit.report(G, config["meta"]["dataset"], dirs, ws):
         assert row["own"] > 0.1 and row["own"] > row["others"], row
+
+
+def test_a_damaged_directions_file_is_a_clear_checkpoint_error(tmp_path):
+    from gan_core.storage.checkpoint import CheckpointError
+
+    root = save_tiny_checkpoints(tmp_path)
+    (root / "tiny" / named.FILE).write_bytes(b"\x80\x04not safetensors")
+    with pytest.raises(CheckpointError, match="directions.safetensors: not a named-directions file"):
+        Studio(root).model("tiny")
+
+
+def test_generate_cli_edits_a_seed_and_its_png_reproduces(tmp_path, capsys):
+    from gan_core import generate
+
+    root = save_tiny_checkpoints(tmp_path / "ck")
+    out, again = tmp_path / "edit.png", tmp_path / "again.png"
+    assert generate.main(["--model", str(root / "tiny"), "--seeds", "5", "--edit", "Bright=2.5", "--out", str(out)]) == 0
+    assert generate.main(["--recipe", str(out), "--model", str(root / "tiny"), "--out", str(again)]) == 0
+    assert out.read_bytes() == again.read_bytes()
+    assert generate.main(["--model", str(root / "tiny"), "--edit", "Bright=9", "--out", str(out)]) == 2
+    assert "edits: Bright='9' is out of range -5..5" in capsys.readouterr().err

@@ -229,3 +229,31 @@ def report(G: torch.nn.Module, dataset: str, dirs: NamedDirections, ws: torch.Te
             row["Male"] = float(delta[names.index("Male")])
         rows.append(row)
     return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m gan_core.latent.named_fit checkpoints/celeba: find its named directions, store them beside it."""
+    import argparse
+
+    from gan_core.latent import named
+    from gan_core.storage.checkpoint import load_generator
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("checkpoint", help="a checkpoint folder of a style model trained on " + ", ".join(PROPERTY_SETS))
+    p.add_argument("--threads", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    G, config = load_generator(args.checkpoint)
+    dataset = config.get("meta", {}).get("dataset", "")
+    if dataset not in PROPERTY_SETS:
+        p.error(f"no named properties for data set {dataset!r} (known: {', '.join(PROPERTY_SETS)})")
+    dirs = find(G, dataset)
+    print(f"wrote {named.save(dirs, args.checkpoint)}")
+    for row in report(G, dataset, dirs):
+        print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
