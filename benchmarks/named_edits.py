@@ -37,7 +37,7 @@ def figure(G: torch.nn.Module, dirs: named.NamedDirections, bases: torch.Tensor,
     rows = [named.render(G, dirs, 0, 1.0, None, [{d.name: s} for s in STRENGTHS], base)
             for d in dirs.directions for base in bases]
     grid = media.grid(torch.cat(rows), len(STRENGTHS) * len(bases))
-    grid.resize((grid.width * 2, grid.height * 2)).save(path)
+    grid.save(path)
     print(f"wrote {path}: rows {', '.join(dirs.names)}; columns {len(bases)} faces x strengths {STRENGTHS}")
 
 
