@@ -39,13 +39,15 @@ def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: st
     if note is not None:
         meta["notes"] = note
     texts = {CONFIG: json.dumps(config, indent=2) + "\n", CARD: model_card(folder.name, config["model"], meta)}
-    atomic_write_folder(folder, {name: (lambda tmp, text=text: Path(tmp).write_text(text)) for name, text in texts.items()})
+    atomic_write_folder(folder, {name: (lambda tmp, text=text: Path(tmp).write_text(text))
+                                 for name, text in texts.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m gan_core.evaluate", description=__doc__)
     p.add_argument("--model", required=True, help="checkpoint folder (model.safetensors + config.json)")
-    p.add_argument("--real", help="real images: mnist/anime/celeba, a folder or a zip (default: the training set in config.json)")
+    p.add_argument("--real", help="real images: mnist/anime/celeba, a folder or a zip (default: the training set in "
+                                  "config.json)")
     p.add_argument("--n", type=int, default=5000, help="generated images, and real images, to compare (default 5000)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default 1.0: none)")
     p.add_argument("--batch", type=int, default=50)
@@ -53,9 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=1000, help="images per KID subset (capped at n/2)")
-    p.add_argument("--cache-dir", default=None, help="where real-set features are cached (default ~/.cache/gan-studio/fid)")
-    p.add_argument("--write-card", action="store_true", help="store the scores in config.json meta and regenerate README.md")
-    p.add_argument("--note", default=None, help="with --write-card: the card's Notes section (how it was made, caveats)")
+    p.add_argument("--cache-dir", default=None,
+                   help="where real-set features are cached (default ~/.cache/gan-studio/fid)")
+    p.add_argument("--write-card", action="store_true",
+                   help="store the scores in config.json meta and regenerate README.md")
+    p.add_argument("--note", default=None,
+                   help="with --write-card: the card's Notes section (how it was made, caveats)")
     args = p.parse_args(argv)
     if args.n <= PR_K:
         p.error(f"--n must be at least {PR_K + 1}")

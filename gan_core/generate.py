@@ -15,9 +15,9 @@
 
 Every run is a recipe run by gan_core.studio, as in the app, so the pixels are the app's. --out: .png (one
 image, or a grid of several; it carries the recipe), .zip (a seed grid's PNGs), .gif / .mp4 (interpolations).
---project fits a photo (framed as the model's training images, gan_core.photos.alignment) with gan_core.latent.projection and
-writes its reconstruction; with --mix, --interpolate (w-lerp), --edits, --edit or --directions the result starts
-from it instead.
+--project fits a photo (framed as the model's training images, gan_core.photos.alignment) with
+gan_core.latent.projection and writes its reconstruction; with --mix, --interpolate (w-lerp), --edits, --edit or
+--directions the result starts from it instead.
 """
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from gan_core.errors import InvalidInput
 from gan_core.latent import projection, sampling
 from gan_core.storage.checkpoint import CheckpointError
 from gan_core.studio import media
-from gan_core.errors import InvalidInput
 from gan_core.studio.recipe import Recipe, attach, load
 from gan_core.studio.requests import INTERPOLATION_MODES, takes_w
 from gan_core.studio.studio import Result, Studio

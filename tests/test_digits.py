@@ -1,4 +1,4 @@
-"""Digit accuracy: the shipped classifier on held-apart real MNIST, the shipped generator, and asked-for-wrong labels."""
+"""Digit accuracy: the shipped classifier on held-apart real MNIST, the shipped generator, asked-for-wrong labels."""
 from __future__ import annotations
 
 import shutil

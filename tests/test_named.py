@@ -178,7 +178,8 @@ def test_generate_cli_edits_a_seed_and_its_png_reproduces(tmp_path, capsys):
 
     root = save_tiny_checkpoints(tmp_path / "ck")
     out, again = tmp_path / "edit.png", tmp_path / "again.png"
-    assert generate.main(["--model", str(root / "tiny"), "--seeds", "5", "--edit", "Bright=2.5", "--out", str(out)]) == 0
+    tiny = str(root / "tiny")
+    assert generate.main(["--model", tiny, "--seeds", "5", "--edit", "Bright=2.5", "--out", str(out)]) == 0
     assert generate.main(["--recipe", str(out), "--model", str(root / "tiny"), "--out", str(again)]) == 0
     assert out.read_bytes() == again.read_bytes()
     assert generate.main(["--model", str(root / "tiny"), "--edit", "Bright=9", "--out", str(out)]) == 2

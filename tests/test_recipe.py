@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import inspect
 import json
 import zipfile
@@ -132,7 +131,7 @@ def test_unset_recipe_fields_take_the_tabs_defaults(studio):
     strip = studio.reproduce(Recipe("direction_strip", "tiny", seeds="3"))
     assert (strip.recipe.k, strip.recipe.frames, strip.recipe.layers) == (TOP_K, STRIP_FRAMES, "all")
     assert studio.reproduce(Recipe("mix", "tiny", rows="1", cols="2")).recipe.layers == "coarse"
-    assert studio.reproduce(Recipe("directions", "digits", seeds="3")).recipe.label == 0  # a conditional model's class 0
+    assert studio.reproduce(Recipe("directions", "digits", seeds="3")).recipe.label == 0  # a conditional model: 0
     with pytest.raises(InvalidInput, match="^seeds: empty"):  # a required field stays required
         studio.reproduce(Recipe("seeds", "tiny"))
 

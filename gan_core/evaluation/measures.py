@@ -36,7 +36,7 @@ def slant(images: torch.Tensor) -> torch.Tensor:
 
 
 def hair_colour(images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """RGB faces [N, 3, H, W] in [-1, 1] -> the top band's lightness, redness and blueness (each [N], in [0, 1] units)."""
+    """RGB faces [N, 3, H, W] in [-1, 1] -> the top band's lightness, redness and blueness, each [N] in 0..1 units."""
     rgb = ((images.float() + 1) / 2).clamp(0, 1)[:, :, : max(1, round(images.shape[-2] * HAIR_BAND))]
     r, g, b = rgb.mean(dim=(2, 3)).unbind(1)
     return {"Light_Hair": 0.299 * r + 0.587 * g + 0.114 * b, "Red_Hair": r - (g + b) / 2, "Blue_Hair": b - (r + g) / 2}

@@ -30,7 +30,8 @@ def evaluate_generator(G: torch.nn.Module, real_source: str, n: int = 5000, psi:
         raise MetricsError(f"n must be at least {PR_K + 1} (precision/recall use {PR_K} nearest neighbours)")
     real = real_stats(real_source, G.cfg.resolution, G.cfg.img_channels, n, batch, device, cache_dir,
                       (lambda d, t: progress("real", d, t)) if progress else None)
-    fake = generated_features(G, n, psi, batch, device, (lambda d, t: progress("generated", d, t)) if progress else None)
+    fake = generated_features(G, n, psi, batch, device,
+                              (lambda d, t: progress("generated", d, t)) if progress else None)
     kid, kid_std = kid_from_features(fake, real, kid_subsets, min(kid_subset_size, max(2, n // 2)))
     precision, recall = precision_recall(real, fake)
     scores = dict(fid=fid_from_features(fake, real), kid=kid, kid_std=kid_std, precision=precision, recall=recall,

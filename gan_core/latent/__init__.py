@@ -1,1 +1,2 @@
-"""The maths on a generator's latents: seeds to images, truncation, interpolation, mixing, SeFa directions, projection."""
+"""The maths on a generator's latents: seeds to images, truncation, interpolation, mixing, SeFa and named
+directions, projection."""

@@ -150,7 +150,8 @@ def layer_groups(G: torch.nn.Module) -> dict[str, list[int]]:
 
 @dataclass
 class StyleMixing:
-    """A style-mixing figure's images in [-1, 1]: the rows' and columns' own [R or C, ch, H, W], mixed [R, C, ch, H, W]."""
+    """A style-mixing figure's images in [-1, 1]: the rows' and columns' own [R or C, ch, H, W], mixed
+    [R, C, ch, H, W]."""
 
     rows: torch.Tensor
     cols: torch.Tensor

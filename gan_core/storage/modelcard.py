@@ -35,8 +35,10 @@ def model_card(name: str, model: dict[str, Any], meta: dict[str, Any]) -> str:
         "architecture, so loading needs nothing else.",
         "",
         "## Training",
-        f"- Data: `{meta.get('dataset')}`, {meta.get('num_images', 0):,} images. {data_terms(str(meta.get('dataset')))}",
-        f"- Steps: {meta.get('steps', 0):,} at batch {tc.get('batch', '?')} ({meta.get('images_seen', 0):,} images seen)",
+        f"- Data: `{meta.get('dataset')}`, {meta.get('num_images', 0):,} images. "
+        f"{data_terms(str(meta.get('dataset')))}",
+        f"- Steps: {meta.get('steps', 0):,} at batch {tc.get('batch', '?')} "
+        f"({meta.get('images_seen', 0):,} images seen)",
         f"- Wall time: {hours:.2f} h of training on {meta.get('hardware')}",
         f"- Recipe: Adam lr {tc.get('lr')}, betas {tc.get('betas')}, R1 gamma {tc.get('r1_gamma')} every "
         f"{tc.get('r1_every')} steps, EMA {tc.get('ema_kimg')} kimg, DiffAugment `{tc.get('augment') or 'none'}`, "

@@ -43,7 +43,7 @@ class Recipe:
     k: int | None = None  # directions previewed in a strip
     edits: list[float] = field(default_factory=list)
     edit: str = ""  # named edits like "Smiling=2,Young=-1.5"
-    w: str = ""  # a projected image's W+ latent (gan_core.latent.projection.encode_w): the image it stands for in a result
+    w: str = ""  # a projected image's W+ latent (gan_core.latent.projection.encode_w): the image it stands for
 
     def to_json(self) -> str:
         """Compact JSON of the fields that are set (psi always)."""

@@ -16,8 +16,8 @@ from PIL import Image, ImageOps
 from gan_core.errors import InvalidInput
 from gan_core.latent import directions, named, projection, sampling
 from gan_core.photos import alignment
-from gan_core.storage.checkpoint import CheckpointError, load_generator, resolve
 from gan_core.settings import settings
+from gan_core.storage.checkpoint import CheckpointError, load_generator, resolve
 from gan_core.storage.registry import entries, unknown_model_message
 from gan_core.studio import media, validation
 from gan_core.studio import requests as rq

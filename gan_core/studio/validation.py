@@ -100,7 +100,8 @@ def parse_seeds(spec: str | int, limit: int = MAX_SEEDS, field: str = "seeds") -
         part = part.strip()
         m = re.fullmatch(r"(\d+)\s*(?:-\s*(\d+))?", part)
         if not m:
-            raise InvalidInput(f"{field}: {part!r} is not a whole number or a range like 10-20 (seeds are 0..{MAX_SEED})")
+            raise InvalidInput(f"{field}: {part!r} is not a whole number or a range like 10-20 "
+                               f"(seeds are 0..{MAX_SEED})")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi > MAX_SEED:
@@ -245,7 +246,8 @@ def named_edits(value: object, names: list[str]) -> dict[str, float]:
             continue
         name, eq, number = (x.strip() for x in part.partition("="))
         if not eq or not name or not number:
-            raise InvalidInput(f"edits: {shown(part.strip())} is not NAME=STRENGTH ({example}; strengths {lo:g}..{hi:g})")
+            raise InvalidInput(f"edits: {shown(part.strip())} is not NAME=STRENGTH "
+                               f"({example}; strengths {lo:g}..{hi:g})")
         if name not in names:
             raise InvalidInput(f"edits: {shown(name)} is not one of this model's edits: {', '.join(names)}")
         if name in out:

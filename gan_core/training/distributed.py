@@ -71,7 +71,7 @@ def average_gradients(module: nn.Module, world: int) -> None:
 
 
 def sanitize_gradients(module: nn.Module) -> None:
-    """Replace NaN gradients by 0 and clamp infinite ones (StyleGAN2-ADA's guard), so one bad batch cannot poison Adam."""
+    """Replace NaN gradients by 0 and clamp infinite ones (StyleGAN2-ADA's guard): one bad batch cannot poison Adam."""
     for p in module.parameters():
         if p.grad is not None:
             p.grad.nan_to_num_(nan=0.0, posinf=GRAD_LIMIT, neginf=-GRAD_LIMIT)
