@@ -192,8 +192,9 @@ def latent_directions(studio: Studio, s: Shared) -> SimpleNamespace:
             strip = gr.Gallery(label="One row per direction", columns=STRIP_FRAMES, format="png",
                                elem_classes=["pixels"])
         recipe = recipe_box()
-    gr.on([], functools.partial(h.on_edit, studio), [s.model, seed, s.psi, s.label, edits_text, s.active_w],
-          [named_out, named_note], api_name="edit", **QUICK)
+    gr.on([], api_view(functools.partial(h.on_edit, studio), 2), [s.model, seed, s.psi, s.label, edits_text,
+                                                                   s.active_w], [named_out, named_note],
+          api_name="edit", **QUICK)
     by_sliders = dict(fn=functools.partial(h.on_named, studio), inputs=[s.model, seed, s.psi, s.label, *named,
                                                                         s.active_w],
                       outputs=[named_out, named_note, recipe])

@@ -125,6 +125,24 @@ def test_direction_sliders_follow_top_k(studio, monkeypatch):
     assert edited.size == (32, 32) and Recipe.from_json(edited.info[KEY]).edits == [1.5, 0, -1]
 
 
+def test_named_sliders_follow_the_model_and_edit_the_seed(demo, studio):
+    from gan_app import handlers
+
+    mnist = handlers.named_sliders(studio, "mnist", 8)
+    assert [u["label"] for u in mnist[:2]] == ["Thickness", "Slant"] and [u["visible"] for u in mnist] == [True] * 2 + \
+        [False] * 6
+    assert [u["label"] for u in handlers.named_sliders(studio, "celeba", 8)] == [
+        "Smile", "Young", "Male", "Glasses", "Blond hair", "Black hair", "Bangs", "Makeup"]
+    assert not any(u["visible"] for u in handlers.named_sliders(studio, "broken-garbage", 8))
+    page = handler(demo, "edit_page")  # the sliders, in the model's order, then w
+    image, note, recipe = page("mnist", 42, 1.0, "3", 0, 2.5, 0, 0, 0, 0, 0, 0, "")
+    assert note == "seed 42 · Slant +2.5" and Recipe.from_json(recipe).edit == "Slant=2.5"
+    api_image, api_note = handler(demo, "edit")("mnist", 42, 1.0, "3", "Slant=2.5", "")
+    assert api_note == note and np.array_equal(np.asarray(api_image), np.asarray(image))
+    plain, _ = handler(demo, "edit")("mnist", 42, 1.0, "3", "", "")
+    assert np.array_equal(np.asarray(plain), np.asarray(studio.seeds("mnist", "42", 1.0, "3").images[0]))
+
+
 @pytest.fixture(scope="module")
 def open_link(demo):
     """The page's load event for a link with these query parameters -> {field label: value}."""

@@ -82,6 +82,11 @@ def test_a_projection_feeds_mix_walk_and_edits_over_the_api(client, tmp_path):
     assert np.array_equal(np.asarray(Image.open(strip[0]["image"]).convert("RGB")), recon)
     edited = client.predict("anime", 0, 1.0, None, "all", 0, 0, 0, 0, 0, w, api_name="/directions")
     assert np.array_equal(np.asarray(Image.open(edited).convert("RGB")), recon)
+    same, note = client.predict("anime", 0, 1.0, None, "", w, api_name="/edit")  # named edits of the photo
+    assert np.array_equal(np.asarray(Image.open(same).convert("RGB")), recon) and note == "your image · no edit"
+    red, note = client.predict("anime", 0, 1.0, None, "Red_Hair=4", w, api_name="/edit")
+    assert note == "your image · Red hair +4"
+    assert not np.array_equal(np.asarray(Image.open(red).convert("RGB")), recon)
 
 
 @SERVER
