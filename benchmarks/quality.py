@@ -4,7 +4,8 @@
 
 Rows (ratios are against the first): `dcgan` the seeds' DCGAN and its recipe; `style` ours as issue 16
 found it (noise inputs on); `+step` the cheaper step (noise inputs off, bf16 where the CPU has it);
-`+projected` / `+both` the projected discriminator alone or beside the residual one. `--phase train`
+`+projected` / `+both` the projected discriminator alone or beside the residual one; `+relativistic` R3GAN's
+relativistic pairing loss with R1 + R2 instead of the logistic loss with R1. `--phase train`
 only trains (each row's EMA generator to OUT/<row>/export, its speed and the machine's state to
 bench.json); `--phase score` scores those exports later, e.g. on a machine that has the Inception weights.
 """
@@ -29,6 +30,7 @@ ROWS: dict[str, tuple[str, dict, dict]] = {
     "style+step": ("style", {"noise": False}, {"amp": "auto"}),
     "style+step+projected": ("style", {"noise": False}, {"amp": "auto", "d": "projected"}),
     "style+step+both": ("style", {"noise": False}, {"amp": "auto", "d": "both"}),
+    "style+step+relativistic": ("style", {"noise": False}, {"amp": "auto", "loss": "relativistic"}),
 }
 DEFAULT_ROWS = "dcgan,style+step"
 

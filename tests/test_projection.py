@@ -25,7 +25,7 @@ from gan_core.latent.projection import (
 from gan_core.latent.sampling import generate as generate_images
 from gan_core.storage.checkpoint import load_generator
 from gan_core.studio import media
-from gan_core.studio.recipe import KEY
+from gan_core.studio.recipe import KEY, Recipe
 
 CELEBA, MNIST = ROOT / "checkpoints" / "celeba", ROOT / "checkpoints" / "mnist"
 SEED = 0
@@ -171,5 +171,14 @@ def test_cli_writes_the_reconstruction(celeba, target, tmp_path, capsys):
     with Image.open(edit) as img, Image.open(out) as recon:
         assert '"kind":"directions"' in img.info[KEY] and '"w":"' in img.info[KEY]
         assert not np.array_equal(np.asarray(img), np.asarray(recon))
+    named = tmp_path / "smile.png"
+    assert generate.main([*args, "--edit", "Smiling=3", "--out", str(named)]) == 0  # the photo, smiling
+    with Image.open(named) as img, Image.open(out) as recon:
+        recipe = Recipe.from_json(img.info[KEY])
+        assert (recipe.kind, recipe.edit) == ("edit", "Smiling=3") and recipe.w
+        assert not np.array_equal(np.asarray(img), np.asarray(recon))
+    again = tmp_path / "again.png"
+    assert generate.main(["--recipe", str(named), "--out", str(again)]) == 0  # bit-exact from its recipe
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(named)))
     assert generate.main([*args, "--out", str(tmp_path / "r.gif")]) == 2
     assert generate.main([*args, "--steps", "-1", "--out", str(out)]) == 2
