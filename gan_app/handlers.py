@@ -105,7 +105,10 @@ def on_edit(studio: Studio, model, seed, psi, label, edits="", w=""):
 
 def named_text(studio: Studio, model: object, strengths: list[float]) -> str:
     """The named sliders' values as edit text: the i-th slider is the model's i-th named edit; zeros left out."""
-    names = list(studio.edit_names(model)) if model in studio.names() else []
+    try:
+        names = list(studio.edit_names(model))
+    except (InvalidInput, CheckpointError):  # studio.edit says what is wrong with the model
+        names = []
     return ", ".join(f"{n}={float(x):g}" for n, x in zip(names, strengths) if x)
 
 

@@ -216,13 +216,24 @@ class MixRequest(Request):
 
 
 @dataclass(frozen=True)
-class DirectionsRequest(Request):
-    """A seed's image (or a projected one) moved along the model's top latent directions, in sigmas."""
+class OneSeedRequest(Request):
+    """A request about one seed's image (or a projected one's): the seed, truncation psi and class come first."""
 
-    kind: ClassVar[str] = "directions"
     seed: int = in_recipe("seeds", text=str, default=0)
     psi: float = in_recipe(default=1.0)
     label: int | None = in_recipe(default=None)
+
+    @staticmethod
+    def one_seed(m: LoadedModel, seed: object, psi: object, label: object) -> tuple[int, float, int | None]:
+        """The seed, psi and class checked, in the order their messages come."""
+        return validation.seed(seed), validation.psi(psi), validation.label(label, m.num_classes)
+
+
+@dataclass(frozen=True)
+class DirectionsRequest(OneSeedRequest):
+    """A seed's image (or a projected one) moved along the model's top latent directions, in sigmas."""
+
+    kind: ClassVar[str] = "directions"
     layers: str = in_recipe(default="all")
     edits: list[float] = in_recipe(default_factory=list)
     w: str = in_recipe(default="")
@@ -232,7 +243,7 @@ class DirectionsRequest(Request):
     @classmethod
     def parse(cls, m: LoadedModel, seed: object = "", psi: object = 1.0, label: object = None, edits: object = (),
               layers: object = "all", w: object = "") -> DirectionsRequest:
-        seed, psi, c = validation.seed(seed), validation.psi(psi), validation.label(label, m.num_classes)
+        seed, psi, c = cls.one_seed(m, seed, psi, label)
         group, found = direction_group(m, layers)
         base = projected_w(m, w)
         strengths = validation.edits(edits, len(found.vectors))
@@ -240,13 +251,10 @@ class DirectionsRequest(Request):
 
 
 @dataclass(frozen=True)
-class StripRequest(Request):
+class StripRequest(OneSeedRequest):
     """For each of the top k directions, `frames` images from -3 sigma to +3 sigma along it."""
 
     kind: ClassVar[str] = "direction_strip"
-    seed: int = in_recipe("seeds", text=str, default=0)
-    psi: float = in_recipe(default=1.0)
-    label: int | None = in_recipe(default=None)
     k: int = in_recipe(default=TOP_K)
     frames: int = in_recipe(default=STRIP_FRAMES)
     layers: str = in_recipe(default="all")
@@ -257,7 +265,7 @@ class StripRequest(Request):
     @classmethod
     def parse(cls, m: LoadedModel, seed: object = "", psi: object = 1.0, label: object = None, k: object = TOP_K,
               frames: object = STRIP_FRAMES, layers: object = "all", w: object = "") -> StripRequest:
-        seed, psi, c = validation.seed(seed), validation.psi(psi), validation.label(label, m.num_classes)
+        seed, psi, c = cls.one_seed(m, seed, psi, label)
         group, found = direction_group(m, layers)
         base = projected_w(m, w)
         k = validation.integer(k, "directions", 1, min(MAX_STRIP_DIRECTIONS, len(found.vectors)))
@@ -266,13 +274,10 @@ class StripRequest(Request):
 
 
 @dataclass(frozen=True)
-class EditRequest(Request):
+class EditRequest(OneSeedRequest):
     """A seed's image (or a projected one) with named edits like 'Smiling=2, Young=-1.5', strengths -5..5."""
 
     kind: ClassVar[str] = "edit"
-    seed: int = in_recipe("seeds", text=str, default=0)
-    psi: float = in_recipe(default=1.0)
-    label: int | None = in_recipe(default=None)
     edit: str = in_recipe(default="")
     w: str = in_recipe(default="")
     strengths: dict[str, float] = derived()
@@ -283,7 +288,7 @@ class EditRequest(Request):
               w: object = "") -> EditRequest:
         if m.named is None:
             raise InvalidInput(f"edits: model {m.entry.name!r} has no named edits; use the latent directions")
-        seed, psi, c = validation.seed(seed), validation.psi(psi), validation.label(label, m.num_classes)
+        seed, psi, c = cls.one_seed(m, seed, psi, label)
         strengths = validation.named_edits(edit, m.named.names)
         order = [n for n in m.named.names if n in strengths]  # one spelling per edit, so its recipe is one text
         text = ",".join(f"{n}={validation.strength_text(strengths[n])}" for n in order)
