@@ -18,7 +18,7 @@ from PIL import Image
 
 from gan_core.data.images import NAMED_SETS, ImageSet, data_root
 from gan_core.data.streaming import StreamSet
-from gan_core.models import default_config
+from gan_core.models import ModelConfig, default_config
 from gan_core.training.config import TrainConfig
 from gan_core.training.loop import Trainer
 
@@ -28,10 +28,10 @@ NEVER = 10 ** 9
 
 def bench_trainer(arch: str, data: ImageSet | StreamSet, out: Path, device: str | torch.device, batch: int,
                   res: int, channels: int = 3, minutes: float = 0.0, seed: int = 0, model: dict | None = None,
-                  **loop) -> Trainer:
-    """A trainer with `arch`'s own recipe (`model`/`loop` override its settings) that writes no samples or
-    checkpoints."""
-    return Trainer(default_config(arch, resolution=res, img_channels=channels, **(model or {})),
+                  shape: ModelConfig | None = None, **loop) -> Trainer:
+    """A trainer with `arch`'s own recipe (`model`/`loop` override its settings; `shape`, when given, replaces the
+    arch's model) that writes no samples or checkpoints."""
+    return Trainer(shape or default_config(arch, resolution=res, img_channels=channels, **(model or {})),
                    TrainConfig(steps=NEVER, minutes=minutes, batch=batch, sample_every=NEVER, save_every=NEVER,
                                seed=seed, **loop),
                    data, out, device)

@@ -62,12 +62,13 @@ def main() -> None:
     dirs = named.load(folder, G.w_dim, G.num_ws)
     dataset = config["meta"]["dataset"]
     print(machine_state())
+    spread = named_fit.measured_spreads(G, dataset)
     table(f"{args.model}: seeds {named_fit.REPORT_SEEDS[0]}-{named_fit.REPORT_SEEDS[-1]}",
-          named_fit.report(G, dataset, dirs))
+          named_fit.report(G, dataset, dirs, spread=spread))
     photos = projected(G, args.photos, args.steps) if dataset == "celeba" and args.photos else None
     if photos is not None:
         table(f"{args.model}: {args.photos} projected photos held apart from training",
-              named_fit.report(G, dataset, dirs, photos))
+              named_fit.report(G, dataset, dirs, photos, spread))
     if args.figure:
         classes = [s % G.num_classes for s in FIGURE_SEEDS] if G.num_classes else None
         bases = sampling.ws_from_seeds(G, list(FIGURE_SEEDS), 1.0, classes).cpu()

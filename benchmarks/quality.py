@@ -5,7 +5,8 @@
 Rows (ratios are against the first): `dcgan` the seeds' DCGAN and its recipe; `style` ours as issue 16
 found it (noise inputs on); `+step` the cheaper step (noise inputs off, bf16 where the CPU has it);
 `+projected` / `+both` the projected discriminator alone or beside the residual one; `+relativistic` R3GAN's
-relativistic pairing loss with R1 + R2 instead of the logistic loss with R1. `--phase train`
+relativistic pairing loss with R1 + R2 instead of the logistic loss with R1. `--init-from checkpoints/NAME`
+fine-tunes that shipped generator in every row (a fresh D each), for rows of its own architecture. `--phase train`
 only trains (each row's EMA generator to OUT/<row>/export, its speed and the machine's state to
 bench.json); `--phase score` scores those exports later, e.g. on a machine that has the Inception weights.
 """
@@ -20,7 +21,8 @@ from benchlib import bench_trainer, machine_state, print_table
 
 from gan_core.data.images import is_grey_source, load_images
 from gan_core.evaluation.scores import evaluate_generator
-from gan_core.storage.checkpoint import load_generator
+from gan_core.models import ModelConfig
+from gan_core.storage.checkpoint import CheckpointError, load_generator
 from gan_core.training.config import hardware, pick_device
 
 # row name -> (arch, model overrides, loop overrides)
@@ -35,15 +37,19 @@ ROWS: dict[str, tuple[str, dict, dict]] = {
 DEFAULT_ROWS = "dcgan,style+step"
 
 
-def train(row: str, args: argparse.Namespace, data, channels: int) -> None:
-    """Train `row` for args.minutes; export its EMA generator, speed and machine state under OUT/row."""
+def train(row: str, args: argparse.Namespace, data, channels: int, start: tuple[torch.nn.Module, ModelConfig] | None
+          ) -> None:
+    """Train `row` for args.minutes (from the `start` generator if given); export its EMA generator, speed and
+    machine state under OUT/row."""
     arch, model, loop = ROWS[row]
     batch = 64 if arch == "dcgan" else args.batch  # the seeds' DCGAN used batch 64
     out = Path(args.out) / row
     state = machine_state()
     print(f"{row}: {state}", flush=True)
     trainer = bench_trainer(arch, data, out, args.device, batch, args.res, channels, args.minutes, args.seed,
-                            model=model, **loop)
+                            model=model, shape=start and start[1], **loop)
+    if start:
+        trainer.warm_start(start[0], args.init_from)
     trainer.run(export_to=out / "export")
     speed = dict(row=row, steps=trainer.step, batch=batch, minutes=args.minutes, device=hardware(trainer.device),
                  img_s=trainer.nimg / max(trainer.train_seconds, 1e-9), machine=state)
@@ -67,6 +73,21 @@ def parse_rows(text: str, p: argparse.ArgumentParser) -> list[str]:
     return rows
 
 
+def load_start(path: str, rows: list[str], p: argparse.ArgumentParser) -> tuple[torch.nn.Module, ModelConfig]:
+    """The generator to fine-tune and its shape; every row must build that same shape."""
+    try:
+        G, config = load_generator(path)
+    except CheckpointError as exc:
+        p.error(f"--init-from: {exc}")
+    shape = ModelConfig.from_dict(config["model"])
+    mismatched = [row for row in rows if ROWS[row][0] != shape.arch
+                  or any(getattr(shape, key) != value for key, value in ROWS[row][1].items())]
+    if mismatched:
+        p.error(f"--init-from {path}: rows {', '.join(mismatched)} build another model than its {shape.arch} "
+                f"(noise {shape.noise}); choose rows that match it")
+    return G, shape
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="anime")
@@ -78,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/quality")
+    p.add_argument("--init-from", metavar="CHECKPOINT", default=None,
+                   help="fine-tune this exported generator in every row (its resolution and channels)")
     p.add_argument("--phase", choices=("all", "train", "score"), default="all")
     p.add_argument("--rows", default=DEFAULT_ROWS, help=f"comma-separated, the baseline first: {', '.join(ROWS)}")
     args = p.parse_args(argv)
@@ -88,19 +111,24 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"nothing trained for {', '.join(missing)} in {args.out}: run --phase train first")
     if args.threads:
         torch.set_num_threads(args.threads)
-    channels = 1 if is_grey_source(args.data) else 3
+    start = load_start(args.init_from, rows, p) if args.init_from and args.phase != "score" else None
+    if start:
+        args.res, channels = start[1].resolution, start[1].img_channels
+    else:
+        channels = 1 if is_grey_source(args.data) else 3
     data = load_images(args.data, args.res, channels) if args.phase != "score" else None
     results = []
     for row in rows:  # each row scored before the next trains, so the numbers appear as they come
         if data is not None:
-            train(row, args, data, channels)
+            train(row, args, data, channels, start)
         if args.phase != "train":
             results.append(score(row, args, args.data))
             print(f"{row}: FID {results[-1]['fid']:.1f}, precision {results[-1]['precision']:.3f}", flush=True)
     if args.phase == "train":
         return 0
     base = results[0]
-    print(f"\n{args.data}, {args.res}px, {base['minutes']:g} min each on {base['device']}, n={args.n}")
+    print(f"\n{args.data}, {args.res}px{f', fine-tuning {args.init_from}' if args.init_from else ''}, "
+          f"{base['minutes']:g} min each on {base['device']}, n={args.n}")
     for r in results:
         print(f"  {r['row']}: {r['machine']}")
     print()

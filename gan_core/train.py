@@ -22,7 +22,7 @@ from gan_core.storage.checkpoint import CheckpointError, load_generator, push_to
 from gan_core.storage.hub import HubError
 from gan_core.training.config import AMP_MODES, RESUMABLE, TrainConfig, pick_device
 from gan_core.training.distributed import init_from_env, shutdown
-from gan_core.training.loop import STATE_FILE, Trainer
+from gan_core.training.loop import STATE_FILE, WARM_START_D_STEPS, Trainer
 from gan_core.training.loss import CRITICS, LOSSES
 
 
@@ -64,7 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="after training, upload the --export folder to this Hugging Face model repo (owner/name)")
     p.add_argument("--hub-dry-run", action="store_true", help="with --push-to-hub: list the files, send nothing")
     p.add_argument("--init-from", metavar="CHECKPOINT", default=None,
-                   help="start G from an exported checkpoint folder (its architecture; D starts fresh)")
+                   help="start G and its EMA from an exported checkpoint folder (its architecture; D starts fresh)")
+    p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
+                   help=f"with --init-from: steps that train only the fresh D before G (default {WARM_START_D_STEPS})")
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -78,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--eval-n must be at least 4 (precision/recall need k=3 neighbours), got {args.eval_n}")
     if args.init_from and args.resume:
         p.error("--init-from starts a new run; --resume continues one: give one of them")
+    if args.d_warmup is not None and (not args.init_from or args.d_warmup < 0):
+        p.error(f"--d-warmup applies to a warm start: give --init-from and 0 or more steps, got {args.d_warmup}")
     if args.push_to_hub and not args.export:
         p.error("--push-to-hub uploads the --export folder; give --export too")
     return args
@@ -139,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             trainer = Trainer.resume(cfg, data, args.out, device, dist, noise=args.noise, changes=given)
         elif args.init_from:
             trainer = Trainer(shape, cfg, data, args.out, device, dist)
-            trainer.warm_start(start_G, str(args.init_from))
+            trainer.warm_start(start_G, str(args.init_from),
+                               WARM_START_D_STEPS if args.d_warmup is None else args.d_warmup)
         else:
             trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, device, dist)
     except (DataError, CheckpointError, ValueError) as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, TINY_TRAIN, make_generator
+from conftest import ROOT, TINY_TRAIN, make_generator, tiny_named_directions
 from huggingface_hub import scan_cache_dir
 from huggingface_hub.file_download import repo_folder_name
 from packaging.requirements import Requirement
@@ -20,6 +20,7 @@ from gan_core.latent.sampling import generate
 from gan_core.storage.checkpoint import (
     CARD,
     CONFIG,
+    DIRECTIONS,
     WEIGHTS,
     CheckpointError,
     push_to_hub,
@@ -56,6 +57,8 @@ def hub(tmp_path, monkeypatch):
     for commit, seed, ref in ((MAIN, 1, "main"), (PINNED, 2, None)):
         generators[commit] = make_generator("style", seed=seed)
         folder = save_generator(generators[commit], tmp_path / f"export-{seed}", meta={"seed": seed}, card="# tiny\n")
+        if commit == MAIN:  # the newer snapshot carries named edits
+            tiny_named_directions(folder)
         cache_snapshot(cache, REPO, commit, folder, ref)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -83,6 +86,20 @@ def test_hub_only_model_loads_from_cache_offline(hub, monkeypatch, revision):
     m = studio.model("tiny_hub")
     assert torch.equal(generate(m.G, [3, 4]), generate(generators[revision or MAIN], [3, 4]))
     assert m.config["meta"]["seed"] == (2 if revision == PINNED else 1)
+
+
+@pytest.mark.parametrize("revision, names", [(MAIN, {"Bright": "Bright", "Dark": "Dark"}), (PINNED, {})])
+def test_hub_model_brings_its_named_edits(hub, monkeypatch, revision, names):
+    local, _, _ = hub
+    monkeypatch.setenv("GAN_STUDIO_HUB_REVISION_TINY_HUB", revision)  # PINNED's snapshot has no directions file
+    assert Studio(local).edit_names("tiny_hub") == names
+
+
+def test_push_sends_the_named_edits_beside_the_weights(tmp_path):
+    folder = save_generator(make_generator("style"), tmp_path / "ck", meta={}, card="# tiny\n")
+    tiny_named_directions(folder)
+    sent = push_to_hub(folder, REPO, dry_run=True)
+    assert sorted(p.name for p in sent) == sorted([WEIGHTS, CONFIG, CARD, DIRECTIONS])
 
 
 def test_local_folder_wins_over_hub(hub):

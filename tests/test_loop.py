@@ -262,6 +262,35 @@ def test_init_from_starts_G_and_its_EMA_from_the_checkpoint(image_folder, tmp_pa
         assert torch.equal(state["G"][key].contiguous(), value) and torch.equal(state["G_ema"][key].contiguous(), value)
 
 
+def test_a_warm_start_trains_only_D_first_and_keeps_the_EMA_long(tmp_path):
+    from conftest import make_generator
+
+    start = make_generator("style", seed=1)
+    trainer = _trainer(tmp_path, amp="off", ema_kimg=1.0)
+    trainer.warm_start(start, "start", d_steps=2)
+    d_before = [p.detach().clone() for p in trainer.D.parameters()]
+    for _ in range(2):
+        logs = trainer.train_step()
+    assert float(logs["loss_g"]) == 0.0
+    for key, value in start.named_parameters():  # G's and its EMA's weights untouched while D warms up
+        assert torch.equal(trainer.G.get_parameter(key), value) and torch.equal(trainer.G_ema.get_parameter(key), value)
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
+    g_before = {k: v.clone() for k, v in trainer.G.state_dict().items()}
+    trainer.train_step()  # step 3: G learns; its EMA moves by 1 - 0.5 ** (8 / 1000) of that, no ramp-up
+    changed = [k for k, v in trainer.G.named_parameters() if not torch.equal(v, g_before[k])]
+    assert changed
+    key = changed[0]
+    beta = 0.5 ** (8 / 1000)
+    expect = beta * g_before[key] + (1 - beta) * trainer.G.state_dict()[key]
+    torch.testing.assert_close(trainer.G_ema.state_dict()[key], expect)
+
+
+def test_d_warmup_needs_a_warm_start(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "x", "--out", "y", "--d-warmup", "100"])
+    assert "--d-warmup applies to a warm start" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("scores, best_step", [([30.0, 20.0, 10.0], 5), ([30.0, 10.0, 20.0], 4)])
 def test_evaluations_track_the_best_and_the_last_weights_compete(tmp_path, monkeypatch, scores, best_step):
     from gan_core.training import loop

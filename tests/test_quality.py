@@ -83,3 +83,33 @@ def test_unknown_row_is_refused_with_the_choices(capsys):
         quality.main(["--rows", "dcgan,style+magic"])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "style+magic" in err and "style+step+both" in err
+
+
+def test_quality_rows_fine_tune_a_shipped_generator(tmp_path):
+    import quality
+    from conftest import make_generator
+
+    from gan_core.storage.checkpoint import save_generator
+
+    start = save_generator(make_generator("style", noise=False), tmp_path / "start", meta={})
+    rows = "style+step,style+step+relativistic"
+    assert quality.main(["--data", "celeba", "--init-from", str(start), "--minutes", "0.01", "--threads", "1",
+                         "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
+    for row in rows.split(","):
+        config = json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())
+        assert config["model"] == json.loads((start / "config.json").read_text())["model"]  # its shape, 16 px
+        assert config["meta"]["train_config"]["extra"]["init_from"] == str(start)
+
+
+def test_fine_tuning_refuses_rows_of_another_model(tmp_path, capsys):
+    import quality
+    from conftest import make_generator
+
+    from gan_core.storage.checkpoint import save_generator
+
+    start = save_generator(make_generator("style", noise=False), tmp_path / "start", meta={})
+    with pytest.raises(SystemExit) as stop:
+        quality.main(["--init-from", str(start), "--rows", "style+step,dcgan,style", "--out", str(tmp_path / "q")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "rows dcgan, style build another model" in err
+    assert not (tmp_path / "q").exists()

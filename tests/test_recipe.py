@@ -68,7 +68,8 @@ def test_query_string_forms():
 @pytest.mark.parametrize("text, expect", [
     ("", "paste"), ("{", "not valid JSON"), ("[1]", "JSON object"), ('{"model":"m"}', "missing 'kind'"),
     ('{"kind":"x","model":"m"}', "kind"), ('{"kind":"seeds","model":"m","zz":1}', "unknown field"),
-    ('{"kind":"seeds","model":"m","psi":"hot"}', "psi must be a number"),
+    ('{"kind":"seeds","model":"m","psi":"hot"}', "recipe: psi: 'hot' is not a number"),
+    ('{"kind":"seeds","model":"m","psi":1e999}', "recipe: psi: inf is not a finite number"),
     ('{"kind":"seeds","model":"m","frames":1.5}', "whole number"), ('{"kind":"seeds","model":1}', "model must be"),
     ('{"kind":"seeds","model":"m","edits":"a"}', r"edits\[0\]"),
     ('{"kind":"seeds","model":"m","loop":"maybe"}', "loop"),

@@ -15,9 +15,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from gan_core.latent import sampling
+from gan_core.storage.checkpoint import DIRECTIONS as FILE
 from gan_core.storage.files import atomic_write
 
-FILE = "directions.safetensors"
 STRENGTH_RANGE = (-5.0, 5.0)
 
 

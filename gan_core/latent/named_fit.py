@@ -154,6 +154,34 @@ def decoupled(score: Scorer, ws: torch.Tensor, vector: torch.Tensor, conditions:
     return vector
 
 
+def fit_samples(G: torch.nn.Module, props: PropertySet, seeds: range
+                ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """The W+ latents of `seeds`, their w and their scores (float64), w and scores centred per class for a
+    conditional model: a sample is compared with others of its own class, as a 1 is thin and a 0 round by nature."""
+    ws = _start(G, seeds)
+    raw = props.score(sampling.synthesize(G, ws))
+    w = ws[:, 0].double()
+    scores = {p.name: raw[p.name].double() for p in props.properties}
+    if G.num_classes:
+        classes = torch.tensor([s % G.num_classes for s in seeds])
+        for c in range(G.num_classes):
+            w[classes == c] -= w[classes == c].mean(0)
+            for values in scores.values():
+                values[classes == c] -= values[classes == c].mean()
+    return ws, w, scores
+
+
+def spreads(props: PropertySet, scores: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The unit of each score's change: 1 for probabilities, else its standard deviation over the samples."""
+    return {n: 1.0 if props.probabilities else float(v.std()) for n, v in scores.items()}
+
+
+def measured_spreads(G: torch.nn.Module, dataset: str) -> dict[str, float]:
+    """spreads() over the first 1,000 fitting seeds: measure once, pass to every report() of this generator."""
+    props = PROPERTY_SETS[dataset]
+    return spreads(props, fit_samples(G, props, FIT_SEEDS[:1000])[2])
+
+
 def layer_candidates(G: torch.nn.Module) -> list[tuple[int, ...]]:
     """All w layers, each layer group, and each two neighbouring groups."""
     groups = [tuple(v) for v in sampling.layer_groups(G).values() if v]
@@ -165,17 +193,8 @@ def find(G: torch.nn.Module, dataset: str, log: Callable[[str], None] = print) -
     """The named directions of a style generator trained on `dataset` (a key of PROPERTY_SETS)."""
     props = PROPERTY_SETS[dataset]
     names = [p.name for p in props.properties]
-    ws = _start(G, FIT_SEEDS)
-    raw = props.score(sampling.synthesize(G, ws))
-    w = ws[:, 0].double()
-    scores = {n: raw[n].double() for n in names}
-    if G.num_classes:  # compare samples with others of their own class: a 1 is thin and a 0 round by nature
-        classes = torch.tensor([s % G.num_classes for s in FIT_SEEDS])
-        for c in range(G.num_classes):
-            w[classes == c] -= w[classes == c].mean(0)
-            for n in names:
-                scores[n][classes == c] -= scores[n][classes == c].mean()
-    spread = {n: 1.0 if props.probabilities else float(scores[n].std()) for n in names}
+    ws, w, scores = fit_samples(G, props, FIT_SEEDS)
+    spread = spreads(props, scores)
     if props.logits is not None:
         normals = mean_gradient(G, ws[:GRADIENT_SAMPLES, 0], props.logits, names)
     else:
@@ -210,15 +229,14 @@ def find(G: torch.nn.Module, dataset: str, log: Callable[[str], None] = print) -
 
 
 def report(G: torch.nn.Module, dataset: str, dirs: NamedDirections, ws: torch.Tensor | None = None,
-           ) -> list[dict[str, object]]:
+           spread: dict[str, float] | None = None) -> list[dict[str, object]]:
     """Per direction, over REPORT_SEEDS (or the latents `ws`): the mean change of its own score between strength
-    -5 and +5, the mean absolute change of the others', and (faces) of Male's."""
+    -5 and +5, the mean absolute change of the others', and (faces) of Male's; in units of `spread`
+    (measured_spreads(), measured here when not given)."""
     props = PROPERTY_SETS[dataset]
     names = [p.name for p in props.properties]
     start = _start(G, REPORT_SEEDS) if ws is None else ws
-    raw = props.score(sampling.synthesize(G, _start(G, FIT_SEEDS[:1000])))
-    spread = {n: 1.0 if props.probabilities else float(raw[n].float().std()) for n in names}
-    score = Scorer(G, props, names, spread)
+    score = Scorer(G, props, names, spread or measured_spreads(G, dataset))
     rows = []
     for d in dirs.directions:
         i = names.index(d.name)

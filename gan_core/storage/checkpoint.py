@@ -20,6 +20,8 @@ FORMAT = "gan-studio/1"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 CARD = "README.md"
+DIRECTIONS = "directions.safetensors"  # optional: the model's named edits (gan_core.latent.named)
+FILES = (WEIGHTS, CONFIG, CARD, DIRECTIONS)  # what a checkpoint folder holds on disk and on the Hub
 
 
 class CheckpointError(RuntimeError):
@@ -99,14 +101,15 @@ def resolve(name: str, checkpoint_dir: str | Path, hub_repo: str | None = None, 
         raise CheckpointError(f"checkpoint folder not found: {folder} "
                               f"(and no Hugging Face Hub repo is set for {name!r})")
     try:
-        return hub.download(hub_repo, revision, [WEIGHTS, CONFIG, CARD])
+        return hub.download(hub_repo, revision, list(FILES))
     except hub.HubError as exc:
         raise CheckpointError(f"model {name!r}: no local folder {folder}; {exc}") from exc
 
 
 def push_to_hub(folder: str | Path, repo_id: str, dry_run: bool = False) -> list[Path]:
-    """Upload an exported checkpoint (weights, config, card) to a Hub model repo; returns the files sent."""
+    """Upload an exported checkpoint (weights, config, card and named directions if any) to a Hub model repo;
+    returns the files sent."""
     folder = Path(folder)
     load_generator(folder)  # never publish a checkpoint that does not load
-    names = [n for n in (WEIGHTS, CONFIG, CARD) if (folder / n).is_file()]
+    names = [n for n in FILES if (folder / n).is_file()]
     return [folder / op.path_in_repo for op in hub.push(folder, repo_id, names, dry_run)]

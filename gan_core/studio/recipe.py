@@ -7,7 +7,6 @@ fields as query parameters) or `python -m gan_core.generate --recipe` regenerate
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from urllib.parse import quote
 from PIL import Image
 
 from gan_core.errors import InvalidInput
-from gan_core.studio.validation import shown
+from gan_core.studio.validation import finite, shown, whole
 
 KEY = "gan-studio-recipe"
 MAX_CHARS = 8000  # the longest recipe accepted: a projected w of the 64 px models is 3,416 characters of it
@@ -127,24 +126,11 @@ def _spec(key: str, value: object) -> str:
 
 
 def _float(key: str, value: object) -> float:
-    try:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError
-        x = float(value)
-    except (ValueError, OverflowError):
-        raise InvalidInput(f"recipe: {key} must be a number, got {shown(value)}") from None
-    if not math.isfinite(x):
-        raise InvalidInput(f"recipe: {key} must be a finite number, got {shown(value)}")
-    return x
+    return finite(value, f"recipe: {key}")
 
 
 def _int(key: str, value: object) -> int | None:
-    if value is None or value == "":
-        return None
-    x = _float(key, value)
-    if x != int(x):
-        raise InvalidInput(f"recipe: {key} must be a whole number, got {shown(value)}")
-    return int(x)
+    return None if value is None or value == "" else whole(value, f"recipe: {key}")
 
 
 def _bool(key: str, value: object) -> bool:

@@ -55,15 +55,30 @@ def _number(value: object, field: str, allowed: str) -> float:
         return math.inf if value > 0 else -math.inf
 
 
+def finite(value: object, field: str) -> float:
+    """Any finite number (a number or its text); its range is checked where the field is used."""
+    x = _number(value, field, "a finite number")
+    if not math.isfinite(x):
+        raise InvalidInput(f"{field}: {shown(value)} is not a finite number")
+    return x
+
+
+def whole(value: object, field: str, allowed: str = "a whole number") -> int:
+    """A whole number (an int, a float like 3.0, or their text); `allowed` names the range in messages."""
+    if isinstance(value, int) and not isinstance(value, bool):  # ints of any size stay exact
+        return value
+    x = _number(value, field, allowed)
+    if not math.isfinite(x) or x != int(x):
+        raise InvalidInput(f"{field}: {shown(value)} is not a whole number (allowed {allowed})")
+    return int(x)
+
+
 def integer(value: object, field: str, lo: int, hi: int) -> int:
     """A whole number within [lo, hi]."""
-    exact = isinstance(value, int) and not isinstance(value, bool)  # ints of any size compare exactly
-    x = value if exact else _number(value, field, f"{lo}..{hi}")
-    if not exact and (not math.isfinite(x) or x != int(x)):
-        raise InvalidInput(f"{field}: {shown(value)} is not a whole number (allowed {lo}..{hi})")
+    x = whole(value, field, f"{lo}..{hi}")
     if not lo <= x <= hi:
-        raise InvalidInput(f"{field}: {shown(int(x))} is out of range {lo}..{hi}")
-    return int(x)
+        raise InvalidInput(f"{field}: {shown(x)} is out of range {lo}..{hi}")
+    return x
 
 
 def count(value: object) -> int:

@@ -32,7 +32,7 @@ class TrainConfig:
     r1_gamma: float | None = None  # < 0: StyleGAN2-ADA's heuristic 0.0002 * res^2 / batch
     r1_every: int = 16
     ema_kimg: float | None = None
-    ema_rampup: float = 0.05
+    ema_rampup: float = 0.05  # the EMA's length grows with the images seen up to ema_kimg (0: full from the start)
     augment: str | None = None
     style_mixing: float | None = None
     hflip: bool | None = True
@@ -46,6 +46,7 @@ class TrainConfig:
     d: str = "residual"  # discriminator: our residual D, the projected one (frozen EfficientNet-lite0), or both
     d_resolution: int = 128  # the projected D's input size (images are resized up to it)
     loss: str = "logistic"  # the residual D's loss: "logistic" (StyleGAN2) or "relativistic" (R3GAN, R1 + R2)
+    d_warmup: int = 0  # steps at the start that train only D (a warm start's fresh D learns before G listens)
     d_lr: float | None = None  # the projected D's learning rate (default: lr / 10, projected-gan's balance)
     extra: dict[str, Any] = field(default_factory=dict)
 

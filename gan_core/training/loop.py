@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "train_state.pt"
 GRID_SEEDS = list(range(16))
+WARM_START_D_STEPS = 500  # a fresh D's steps alone before it trains a warm-started G
 
 class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite: the run stops rather than train on garbage."""
@@ -161,12 +162,15 @@ class Trainer:
             group["lr"] = fresh["lr"]  # the saved optimiser state carries the old rates
         return trainer
 
-    def warm_start(self, G: torch.nn.Module, source: str) -> None:
-        """Start G and its EMA from a trained generator of the same shape (a fresh D learns alongside)."""
+    def warm_start(self, G: torch.nn.Module, source: str, d_steps: int = WARM_START_D_STEPS) -> None:
+        """Start G and its EMA from a trained generator of the same shape. The fresh D trains alone for `d_steps`
+        first (Adam would follow a random D's gradients at full step size), and the EMA keeps its full length
+        from the start: the trained G already is an average worth keeping."""
         weights = G.state_dict()
         self.G.load_state_dict(weights)
         self.G_ema.load_state_dict(weights)
         self.cfg.extra["init_from"] = source
+        self.cfg.d_warmup, self.cfg.ema_rampup = d_steps, 0.0
 
     def save(self) -> None:
         save_train_state(self.out / STATE_FILE, self.state_dict())
@@ -240,11 +244,14 @@ class Trainer:
                 fake = self._generate(c_gen)
             loss_d, r1 = self.loss.d_phase(real, c_real, fake, c_gen, with_r1)
         self._apply(self.opt_d, self.D, loss_d)
-        # G phase: gradients flow through D into G, D's own weights get none
-        c_fake = self._fake_labels()
-        with autocast:
-            loss_g = self.loss.g_phase(self._generate(c_fake), c_fake, real, c_real)
-        self._apply(self.opt_g, self.G, loss_g)
+        # G phase: gradients flow through D into G, D's own weights get none (none at all while D warms up)
+        if self.step >= self.cfg.d_warmup:
+            c_fake = self._fake_labels()
+            with autocast:
+                loss_g = self.loss.g_phase(self._generate(c_fake), c_fake, real, c_real)
+            self._apply(self.opt_g, self.G, loss_g)
+        else:
+            loss_g = torch.zeros((), device=self.device)
         if self.dist.world > 1:
             broadcast_buffers(self.G)
             broadcast_buffers(self.D)
@@ -270,7 +277,9 @@ class Trainer:
         if self.cfg.ema_kimg <= 0:
             beta = 0.0
         else:
-            ema_nimg = min(self.cfg.ema_kimg * 1000, self.nimg * self.cfg.ema_rampup)
+            ema_nimg = self.cfg.ema_kimg * 1000
+            if self.cfg.ema_rampup > 0:
+                ema_nimg = min(ema_nimg, self.nimg * self.cfg.ema_rampup)
             beta = 0.5 ** (self.cfg.batch / max(ema_nimg, 1e-8))
         get_ema_multi_avg_fn(beta)(list(self.G_ema.parameters()), list(self.G.parameters()), None)
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
