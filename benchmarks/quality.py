@@ -5,8 +5,9 @@
 Rows (ratios are against the first): `dcgan` the seeds' DCGAN and its recipe; `style` ours as issue 16
 found it (noise inputs on); `+step` the cheaper step (noise inputs off, bf16 where the CPU has it);
 `+projected` / `+both` the projected discriminator alone or beside the residual one; `+relativistic` R3GAN's
-relativistic pairing loss with R1 + R2 instead of the logistic loss with R1. `--init-from checkpoints/NAME`
-fine-tunes that shipped generator in every row (a fresh D each), for rows of its own architecture. `--phase train`
+relativistic pairing loss with R1 + R2 instead of the logistic loss with R1; `+noaug` D sees the images as they
+are (no DiffAugment). `--init-from checkpoints/NAME` fine-tunes that shipped generator in every row (a fresh D
+each, trained alone for `--d-warmup` steps first), for rows of its own architecture. `--phase train`
 only trains (each row's EMA generator to OUT/<row>/export, its speed and the machine's state to
 bench.json); `--phase score` scores those exports later, e.g. on a machine that has the Inception weights.
 """
@@ -24,6 +25,7 @@ from gan_core.evaluation.scores import evaluate_generator
 from gan_core.models import ModelConfig
 from gan_core.storage.checkpoint import CheckpointError, load_generator
 from gan_core.training.config import hardware, pick_device
+from gan_core.training.loop import WARM_START_D_STEPS
 
 # row name -> (arch, model overrides, loop overrides)
 ROWS: dict[str, tuple[str, dict, dict]] = {
@@ -33,6 +35,8 @@ ROWS: dict[str, tuple[str, dict, dict]] = {
     "style+step+projected": ("style", {"noise": False}, {"amp": "auto", "d": "projected"}),
     "style+step+both": ("style", {"noise": False}, {"amp": "auto", "d": "both"}),
     "style+step+relativistic": ("style", {"noise": False}, {"amp": "auto", "loss": "relativistic"}),
+    "style+step+relativistic+noaug": ("style", {"noise": False}, {"amp": "auto", "loss": "relativistic",
+                                                                  "augment": "none"}),
 }
 DEFAULT_ROWS = "dcgan,style+step"
 
@@ -49,7 +53,7 @@ def train(row: str, args: argparse.Namespace, data, channels: int, start: tuple[
     trainer = bench_trainer(arch, data, out, args.device, batch, args.res, channels, args.minutes, args.seed,
                             model=model, shape=start and start[1], **loop)
     if start:
-        trainer.warm_start(start[0], args.init_from)
+        trainer.warm_start(start[0], args.init_from, args.d_warmup)
     trainer.run(export_to=out / "export")
     speed = dict(row=row, steps=trainer.step, batch=batch, minutes=args.minutes, device=hardware(trainer.device),
                  img_s=trainer.nimg / max(trainer.train_seconds, 1e-9), machine=state)
@@ -101,10 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/quality")
     p.add_argument("--init-from", metavar="CHECKPOINT", default=None,
                    help="fine-tune this exported generator in every row (its resolution and channels)")
+    p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
+                   help=f"with --init-from: steps that train only the fresh D before G (default {WARM_START_D_STEPS})")
     p.add_argument("--phase", choices=("all", "train", "score"), default="all")
     p.add_argument("--rows", default=DEFAULT_ROWS, help=f"comma-separated, the baseline first: {', '.join(ROWS)}")
     args = p.parse_args(argv)
     rows = parse_rows(args.rows, p)
+    if args.d_warmup is not None and (not args.init_from or args.d_warmup < 0):
+        p.error(f"--d-warmup applies to a fine-tune: give --init-from and 0 or more steps, got {args.d_warmup}")
     if args.phase == "score":
         missing = [row for row in rows if not (Path(args.out) / row / "bench.json").is_file()]
         if missing:

@@ -143,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             trainer = Trainer.resume(cfg, data, args.out, device, dist, noise=args.noise, changes=given)
         elif args.init_from:
             trainer = Trainer(shape, cfg, data, args.out, device, dist)
-            trainer.warm_start(start_G, str(args.init_from),
-                               WARM_START_D_STEPS if args.d_warmup is None else args.d_warmup)
+            trainer.warm_start(start_G, str(args.init_from), args.d_warmup)
         else:
             trainer = Trainer(model_config(args, grey, data.num_classes), cfg, data, args.out, device, dist)
     except (DataError, CheckpointError, ValueError) as exc:

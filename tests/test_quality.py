@@ -49,14 +49,18 @@ def test_quality_benchmark_prints_table(tmp_path, capsys):
 def test_quality_rows_train_their_own_recipe(tmp_path):
     import quality
 
-    rows = "style,style+step,style+step+both"
+    rows = "style,style+step,style+step+both,style+step+relativistic+noaug"
     assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
                          "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
-    configs = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())
-               for row in rows.split(",")}
-    assert configs["style"]["model"]["noise"] is True and configs["style+step"]["model"]["noise"] is False
-    assert configs["style+step+both"]["meta"]["train_config"]["d"] == "both"
-    assert configs["style+step"]["meta"]["train_config"]["d"] == "residual"
+    loops = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())["meta"]["train_config"]
+             for row in rows.split(",")}
+    models = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())["model"]
+              for row in rows.split(",")}
+    assert models["style"]["noise"] is True and models["style+step"]["noise"] is False
+    assert loops["style+step+both"]["d"] == "both" and loops["style+step"]["d"] == "residual"
+    assert loops["style+step"]["augment"] == "color,translation,cutout"
+    assert loops["style+step+relativistic+noaug"]["augment"] == "none"
+    assert loops["style+step+relativistic+noaug"]["loss"] == "relativistic"
 
 
 def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
@@ -93,12 +97,22 @@ def test_quality_rows_fine_tune_a_shipped_generator(tmp_path):
 
     start = save_generator(make_generator("style", noise=False), tmp_path / "start", meta={})
     rows = "style+step,style+step+relativistic"
-    assert quality.main(["--data", "celeba", "--init-from", str(start), "--minutes", "0.01", "--threads", "1",
-                         "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
+    assert quality.main(["--data", "celeba", "--init-from", str(start), "--d-warmup", "3", "--minutes", "0.01",
+                         "--threads", "1", "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
     for row in rows.split(","):
         config = json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())
         assert config["model"] == json.loads((start / "config.json").read_text())["model"]  # its shape, 16 px
         assert config["meta"]["train_config"]["extra"]["init_from"] == str(start)
+        assert config["meta"]["train_config"]["d_warmup"] == 3
+
+
+def test_d_warmup_without_a_fine_tune_is_refused(tmp_path, capsys):
+    import quality
+
+    with pytest.raises(SystemExit) as stop:
+        quality.main(["--d-warmup", "100", "--rows", "style+step", "--out", str(tmp_path / "q")])
+    assert stop.value.code == 2 and "--d-warmup applies to a fine-tune" in capsys.readouterr().err
+    assert not (tmp_path / "q").exists()
 
 
 def test_fine_tuning_refuses_rows_of_another_model(tmp_path, capsys):

@@ -162,15 +162,16 @@ class Trainer:
             group["lr"] = fresh["lr"]  # the saved optimiser state carries the old rates
         return trainer
 
-    def warm_start(self, G: torch.nn.Module, source: str, d_steps: int = WARM_START_D_STEPS) -> None:
+    def warm_start(self, G: torch.nn.Module, source: str, d_steps: int | None = None) -> None:
         """Start G and its EMA from a trained generator of the same shape. The fresh D trains alone for `d_steps`
-        first (Adam would follow a random D's gradients at full step size), and the EMA keeps its full length
-        from the start: the trained G already is an average worth keeping."""
+        (None: WARM_START_D_STEPS) first, as Adam would follow a random D's gradients at full step size, and the
+        EMA keeps its full length from the start: the trained G already is an average worth keeping."""
         weights = G.state_dict()
         self.G.load_state_dict(weights)
         self.G_ema.load_state_dict(weights)
         self.cfg.extra["init_from"] = source
-        self.cfg.d_warmup, self.cfg.ema_rampup = d_steps, 0.0
+        self.cfg.d_warmup = WARM_START_D_STEPS if d_steps is None else d_steps
+        self.cfg.ema_rampup = 0.0
 
     def save(self) -> None:
         save_train_state(self.out / STATE_FILE, self.state_dict())
