@@ -6,10 +6,11 @@ Rows (ratios are against the first): `dcgan` the seeds' DCGAN and its recipe; `s
 found it (noise inputs on); `+step` the cheaper step (noise inputs off, bf16 where the CPU has it);
 `+projected` / `+both` the projected discriminator alone or beside the residual one; `+relativistic` R3GAN's
 relativistic pairing loss with R1 + R2 instead of the logistic loss with R1; `+noaug` D sees the images as they
-are (no DiffAugment). `--init-from checkpoints/NAME` fine-tunes that shipped generator in every row (a fresh D
-each, trained alone for `--d-warmup` steps first), for rows of its own architecture. `--phase train`
-only trains (each row's EMA generator to OUT/<row>/export, its speed and the machine's state to
-bench.json); `--phase score` scores those exports later, e.g. on a machine that has the Inception weights.
+are (no DiffAugment); `+dwide` the residual D has twice G's channels. `--init-from checkpoints/NAME` fine-tunes
+that shipped generator in every row (a fresh D each, trained alone for `--d-warmup` steps first), for rows of its
+own architecture. `--phase train` only trains (each row's EMA generator to OUT/<row>/export, its speed and the
+machine's state to bench.json); `--phase score` scores those exports later, e.g. on a machine that has the
+Inception weights.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ ROWS: dict[str, tuple[str, dict, dict]] = {
     "style+step+relativistic": ("style", {"noise": False}, {"amp": "auto", "loss": "relativistic"}),
     "style+step+relativistic+noaug": ("style", {"noise": False}, {"amp": "auto", "loss": "relativistic",
                                                                   "augment": "none"}),
+    "style+step+relativistic+dwide": ("style", {"noise": False}, {"amp": "auto", "loss": "relativistic",
+                                                                  "d_width": 2.0}),
 }
 DEFAULT_ROWS = "dcgan,style+step"
 
@@ -51,7 +54,7 @@ def train(row: str, args: argparse.Namespace, data, channels: int, start: tuple[
     state = machine_state()
     print(f"{row}: {state}", flush=True)
     trainer = bench_trainer(arch, data, out, args.device, batch, args.res, channels, args.minutes, args.seed,
-                            model=model, shape=start and start[1], **loop)
+                            model=model, shape=start and start[1], hflip=channels == 3, **loop)  # digits never flip
     if start:
         trainer.warm_start(start[0], args.init_from, args.d_warmup)
     trainer.run(export_to=out / "export")

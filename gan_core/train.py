@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loss", choices=LOSSES, default="logistic",
                    help="residual D loss: logistic (StyleGAN2, R1) or relativistic (R3GAN pairing, R1 + R2)")
     p.add_argument("--d-resolution", type=int, default=128, help="input size of the projected D")
+    p.add_argument("--d-width", type=float, default=1.0,
+                   help="the residual D's channels relative to G's (default 1; D is not shipped, so only training "
+                        "slows)")
     p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="random horizontal flips of real images (default: on for RGB, off for digits)")
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                       hflip=(not grey) if args.hflip is None else args.hflip, amp=args.amp or "auto",
                       sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
                       eval_every=args.eval_every, eval_n=args.eval_n, d=args.d, d_resolution=args.d_resolution,
-                      loss=args.loss)
+                      d_width=args.d_width, loss=args.loss)
     dist, device = init_from_env(pick_device(args.device))
     try:
         if args.resume:

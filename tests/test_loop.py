@@ -160,6 +160,20 @@ def test_resume_applies_changed_flags_and_logs_them(image_folder, tmp_path, capl
     assert "batch 8 -> 4" in caplog.text and "lr 0.002 -> 0.001" in caplog.text
 
 
+def test_a_wider_D_trains_and_resumes_at_its_width(image_folder, tmp_path, capsys):
+    size = {w: sum(p.numel() for p in _trainer(tmp_path / str(w), d_width=w).D.parameters()) for w in (1.0, 2.0)}
+    assert 3.5 < size[2.0] / size[1.0] < 4.5  # twice the channels: about four times the weights
+    out = str(tmp_path / "run")
+    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--steps", "2", "--d-width", "2"]) == 0
+    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--resume", "--steps", "3"]) == 0
+    state = load_train_state(tmp_path / "run" / "train_state.pt")
+    assert state["step"] == 3 and state["train_config"]["d_width"] == 2.0
+    assert sum(v.numel() for v in state["D"].values()) == size[2.0]
+    assert train.main(["--data", str(image_folder), "--out", str(tmp_path / "bad"), *TINY_TRAIN, "--steps", "1",
+                       "--d-width", "0"]) == 2
+    assert "--d-width must be above 0, got 0.0" in capsys.readouterr().err
+
+
 def test_resume_stream_uses_the_runs_batch(image_folder, tmp_path):
     out = str(tmp_path / "run")
     stream = ["--stream", "--workers", "0"]

@@ -49,7 +49,7 @@ def test_quality_benchmark_prints_table(tmp_path, capsys):
 def test_quality_rows_train_their_own_recipe(tmp_path):
     import quality
 
-    rows = "style,style+step,style+step+both,style+step+relativistic+noaug"
+    rows = "style,style+step,style+step+both,style+step+relativistic+noaug,style+step+relativistic+dwide"
     assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
                          "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
     loops = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())["meta"]["train_config"]
@@ -61,6 +61,7 @@ def test_quality_rows_train_their_own_recipe(tmp_path):
     assert loops["style+step"]["augment"] == "color,translation,cutout"
     assert loops["style+step+relativistic+noaug"]["augment"] == "none"
     assert loops["style+step+relativistic+noaug"]["loss"] == "relativistic"
+    assert loops["style+step+relativistic+dwide"]["d_width"] == 2.0 and loops["style+step"]["d_width"] == 1.0
 
 
 def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
@@ -127,3 +128,14 @@ def test_fine_tuning_refuses_rows_of_another_model(tmp_path, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "rows dcgan, style build another model" in err
     assert not (tmp_path / "q").exists()
+
+
+def test_quality_rows_never_flip_digits(tmp_path):
+    import quality
+
+    common = ["--res", "16", "--minutes", "0.005", "--threads", "1", "--phase", "train", "--rows", "style+step"]
+    assert quality.main(["--data", "mnist", *common, "--out", str(tmp_path / "digits")]) == 0
+    assert quality.main(["--data", "celeba", *common, "--out", str(tmp_path / "faces")]) == 0
+    flips = {name: json.loads((tmp_path / name / "style+step" / "export" / "config.json").read_text())
+             ["meta"]["train_config"]["hflip"] for name in ("digits", "faces")}
+    assert flips == {"digits": False, "faces": True}

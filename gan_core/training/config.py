@@ -45,6 +45,7 @@ class TrainConfig:
     channels_last: bool = True
     d: str = "residual"  # discriminator: our residual D, the projected one (frozen EfficientNet-lite0), or both
     d_resolution: int = 128  # the projected D's input size (images are resized up to it)
+    d_width: float = 1.0  # the residual D's channels relative to G's: D is never shipped, so width costs training only
     loss: str = "logistic"  # the residual D's loss: "logistic" (StyleGAN2) or "relativistic" (R3GAN, R1 + R2)
     d_warmup: int = 0  # steps at the start that train only D (a warm start's fresh D learns before G listens)
     d_lr: float | None = None  # the projected D's learning rate (default: lr / 10, projected-gan's balance)

@@ -2,6 +2,7 @@
 penalties, then G."""
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, Callable
 
 import torch
@@ -33,17 +34,25 @@ CRITICS = ("residual", "projected", "both")
 LOSSES = ("logistic", "relativistic")
 
 
+def residual_critic(mcfg: ModelConfig, width: float = 1.0) -> nn.Module:
+    """The arch's own D with `width` times G's channels (base and cap)."""
+    if width <= 0:
+        raise ValueError(f"--d-width must be above 0, got {width}")
+    return build_discriminator(dataclasses.replace(mcfg, channel_base=round(mcfg.channel_base * width),
+                                                   channel_max=round(mcfg.channel_max * width)))
+
+
 def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
     """The residual D alone (as every earlier run), or a ModuleDict of the projected D and / or the residual one."""
     if cfg.d not in CRITICS:
         raise ValueError(f"--d must be one of {', '.join(CRITICS)}, got {cfg.d!r}")
     if cfg.d == "residual":
-        return build_discriminator(mcfg)
+        return residual_critic(mcfg, cfg.d_width)
     if mcfg.arch != "style":
         raise ValueError(f"--d {cfg.d} works with the style arch only, not {mcfg.arch!r}")
     critics = {"projected": build_projected_discriminator(mcfg, cfg.d_resolution)}
     if cfg.d == "both":
-        critics["residual"] = build_discriminator(mcfg)
+        critics["residual"] = residual_critic(mcfg, cfg.d_width)
     return nn.ModuleDict(critics)
 
 
