@@ -33,7 +33,7 @@ def bench_trainer(arch: str, data: ImageSet | StreamSet, out: Path, device: str 
     arch's model) that writes no samples or checkpoints."""
     return Trainer(shape or default_config(arch, resolution=res, img_channels=channels, **(model or {})),
                    TrainConfig(steps=NEVER, minutes=minutes, batch=batch, sample_every=NEVER, save_every=NEVER,
-                               seed=seed, **loop),
+                               seed=seed, **{"hflip": channels == 3, **loop}),  # digits never flip, as in train.py
                    data, out, device)
 
 

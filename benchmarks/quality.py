@@ -54,7 +54,7 @@ def train(row: str, args: argparse.Namespace, data, channels: int, start: tuple[
     state = machine_state()
     print(f"{row}: {state}", flush=True)
     trainer = bench_trainer(arch, data, out, args.device, batch, args.res, channels, args.minutes, args.seed,
-                            model=model, shape=start and start[1], hflip=channels == 3, **loop)  # digits never flip
+                            model=model, shape=start and start[1], **loop)
     if start:
         trainer.warm_start(start[0], args.init_from, args.d_warmup)
     trainer.run(export_to=out / "export")

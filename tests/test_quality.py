@@ -52,10 +52,10 @@ def test_quality_rows_train_their_own_recipe(tmp_path):
     rows = "style,style+step,style+step+both,style+step+relativistic+noaug,style+step+relativistic+dwide"
     assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
                          "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
-    loops = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())["meta"]["train_config"]
-             for row in rows.split(",")}
-    models = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())["model"]
-              for row in rows.split(",")}
+    configs = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())
+               for row in rows.split(",")}
+    loops = {row: config["meta"]["train_config"] for row, config in configs.items()}
+    models = {row: config["model"] for row, config in configs.items()}
     assert models["style"]["noise"] is True and models["style+step"]["noise"] is False
     assert loops["style+step+both"]["d"] == "both" and loops["style+step"]["d"] == "residual"
     assert loops["style+step"]["augment"] == "color,translation,cutout"
