@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -24,6 +25,9 @@ from gan_core.training.config import AMP_MODES, RESUMABLE, TrainConfig, pick_dev
 from gan_core.training.distributed import init_from_env, shutdown
 from gan_core.training.loop import STATE_FILE, WARM_START_D_STEPS, Trainer
 from gan_core.training.loss import CRITICS, LOSSES
+
+# the discriminator's settings (TrainConfig field: flag); fixed when a run starts
+CRITIC_FLAGS = {"d": "--d", "loss": "--loss", "d_resolution": "--d-resolution", "d_width": "--d-width"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,12 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight (<0: heuristic; default: recipe)")
     p.add_argument("--amp", choices=AMP_MODES, default=None,
                    help="bf16 autocast: auto (default: on for CUDA and CPUs with native bf16) | on | off")
-    p.add_argument("--d", choices=CRITICS, default="residual",
-                   help="discriminator: residual (ours), projected (frozen EfficientNet-lite0 features) or both")
-    p.add_argument("--loss", choices=LOSSES, default="logistic",
-                   help="residual D loss: logistic (StyleGAN2, R1) or relativistic (R3GAN pairing, R1 + R2)")
-    p.add_argument("--d-resolution", type=int, default=128, help="input size of the projected D")
-    p.add_argument("--d-width", type=float, default=1.0,
+    p.add_argument("--d", choices=CRITICS, default=None,
+                   help="discriminator: residual (ours, the default), projected (frozen EfficientNet-lite0 features) "
+                        "or both")
+    p.add_argument("--loss", choices=LOSSES, default=None,
+                   help="residual D loss: logistic (StyleGAN2, R1; the default) or relativistic (R3GAN pairing, R1 + R2)")
+    p.add_argument("--d-resolution", type=int, default=None, help="input size of the projected D (default 128)")
+    p.add_argument("--d-width", type=float, default=None,
                    help="the residual D's channels relative to G's (default 1; D is not shipped, so only training "
                         "slows)")
     p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
@@ -90,6 +95,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def critic_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The discriminator flags given on the command line, by TrainConfig field (the rest keep its defaults)."""
+    return {key: getattr(args, key) for key in CRITIC_FLAGS if getattr(args, key) is not None}
+
+
+def refuse_critic_changes(args: argparse.Namespace, saved: TrainConfig) -> None:
+    """A resumed run keeps the discriminator it was saved with: a flag asking for another one is an error."""
+    changed = {key: value for key, value in critic_settings(args).items() if value != getattr(saved, key)}
+    if changed:
+        asked = "; ".join(f"{CRITIC_FLAGS[key]} {value} (the run has {getattr(saved, key)})"
+                          for key, value in changed.items())
+        raise ValueError(f"the discriminator is fixed when a run starts, so --resume cannot change it: {asked}. "
+                         "Leave the flag out, or start a new run (--init-from an export keeps G)")
+
+
 def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
     res = args.res or (28 if args.arch == "mlp" else 32 if grey else 64)
     overrides = dict(resolution=res, img_channels=args.channels or (1 if grey else 3),
@@ -123,12 +143,12 @@ def main(argv: list[str] | None = None) -> int:
                       r1_gamma=args.r1_gamma, augment=args.augment,
                       hflip=(not grey) if args.hflip is None else args.hflip, amp=args.amp or "auto",
                       sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
-                      eval_every=args.eval_every, eval_n=args.eval_n, d=args.d, d_resolution=args.d_resolution,
-                      d_width=args.d_width, loss=args.loss)
+                      eval_every=args.eval_every, eval_n=args.eval_n, **critic_settings(args))
     dist, device = init_from_env(pick_device(args.device))
     try:
         if args.resume:
             shape, saved = Trainer.peek(args.out)
+            refuse_critic_changes(args, saved)
             batch = args.batch or saved.batch  # the stream must deliver the batch the run trains with
         elif args.init_from:
             start_G, start_config = load_generator(args.init_from)

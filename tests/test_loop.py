@@ -165,13 +165,25 @@ def test_a_wider_D_trains_and_resumes_at_its_width(image_folder, tmp_path, capsy
     assert 3.5 < size[2.0] / size[1.0] < 4.5  # twice the channels: about four times the weights
     out = str(tmp_path / "run")
     assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--steps", "2", "--d-width", "2"]) == 0
-    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--resume", "--steps", "3"]) == 0
+    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--resume", "--steps", "3",
+                       "--d-width", "2"]) == 0  # the run's own width may be repeated
     state = load_train_state(tmp_path / "run" / "train_state.pt")
     assert state["step"] == 3 and state["train_config"]["d_width"] == 2.0
     assert sum(v.numel() for v in state["D"].values()) == size[2.0]
     assert train.main(["--data", str(image_folder), "--out", str(tmp_path / "bad"), *TINY_TRAIN, "--steps", "1",
                        "--d-width", "0"]) == 2
     assert "--d-width must be above 0, got 0.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, named", [(["--d-width", "3"], "--d-width 3.0 (the run has 2.0)"),
+                                          (["--loss", "relativistic"], "--loss relativistic (the run has logistic)"),
+                                          (["--d", "both"], "--d both (the run has residual)")])
+def test_resume_refuses_another_discriminator(image_folder, tmp_path, capsys, flags, named):
+    out = str(tmp_path / "run")
+    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--steps", "1", "--d-width", "2"]) == 0
+    assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--resume", "--steps", "2", *flags]) == 2
+    assert named in capsys.readouterr().err
+    assert load_train_state(tmp_path / "run" / "train_state.pt")["step"] == 1  # nothing trained
 
 
 def test_resume_stream_uses_the_runs_batch(image_folder, tmp_path):
