@@ -25,8 +25,8 @@ from gan_core.data.images import is_grey_source, load_images
 from gan_core.evaluation.scores import evaluate_generator
 from gan_core.models import ModelConfig
 from gan_core.storage.checkpoint import CheckpointError, load_generator
+from gan_core.train import add_warm_start_options, check_warm_start
 from gan_core.training.config import hardware, pick_device
-from gan_core.training.loop import WARM_START_D_STEPS
 
 # row name -> (arch, model overrides, loop overrides)
 ROWS: dict[str, tuple[str, dict, dict]] = {
@@ -106,16 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/quality")
-    p.add_argument("--init-from", metavar="CHECKPOINT", default=None,
-                   help="fine-tune this exported generator in every row (its resolution and channels)")
-    p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
-                   help=f"with --init-from: steps that train only the fresh D before G (default {WARM_START_D_STEPS})")
+    add_warm_start_options(p, "fine-tune this exported generator in every row (its resolution and channels)")
     p.add_argument("--phase", choices=("all", "train", "score"), default="all")
     p.add_argument("--rows", default=DEFAULT_ROWS, help=f"comma-separated, the baseline first: {', '.join(ROWS)}")
     args = p.parse_args(argv)
     rows = parse_rows(args.rows, p)
-    if args.d_warmup is not None and (not args.init_from or args.d_warmup < 0):
-        p.error(f"--d-warmup applies to a fine-tune: give --init-from and 0 or more steps, got {args.d_warmup}")
+    check_warm_start(p, args)
     if args.phase == "score":
         missing = [row for row in rows if not (Path(args.out) / row / "bench.json").is_file()]
         if missing:

@@ -30,6 +30,19 @@ from gan_core.training.loss import CRITICS, LOSSES
 CRITIC_FLAGS = {"d": "--d", "loss": "--loss", "d_resolution": "--d-resolution", "d_width": "--d-width"}
 
 
+def add_warm_start_options(p: argparse.ArgumentParser, init_help: str) -> None:
+    """--init-from and --d-warmup, shared by train.py and benchmarks/quality.py."""
+    p.add_argument("--init-from", metavar="CHECKPOINT", default=None, help=init_help)
+    p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
+                   help=f"with --init-from: steps that train only the fresh D before G (default {WARM_START_D_STEPS})")
+
+
+def check_warm_start(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse --d-warmup without a warm start, or below 0."""
+    if args.d_warmup is not None and (not args.init_from or args.d_warmup < 0):
+        p.error(f"--d-warmup applies to a warm start: give --init-from and 0 or more steps, got {args.d_warmup}")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="mnist | anime | celeba | a folder | a .zip | a .npz | tv:NAME")
@@ -49,7 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="discriminator: residual (ours, the default), projected (frozen EfficientNet-lite0 features) "
                         "or both")
     p.add_argument("--loss", choices=LOSSES, default=None,
-                   help="residual D loss: logistic (StyleGAN2, R1; the default) or relativistic (R3GAN pairing, R1 + R2)")
+                   help="residual D loss: logistic (StyleGAN2, R1; the default) or relativistic (R3GAN pairing, "
+                        "R1 + R2)")
     p.add_argument("--d-resolution", type=int, default=None, help="input size of the projected D (default 128)")
     p.add_argument("--d-width", type=float, default=None,
                    help="the residual D's channels relative to G's (default 1; D is not shipped, so only training "
@@ -71,10 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--push-to-hub", metavar="REPO", default=None,
                    help="after training, upload the --export folder to this Hugging Face model repo (owner/name)")
     p.add_argument("--hub-dry-run", action="store_true", help="with --push-to-hub: list the files, send nothing")
-    p.add_argument("--init-from", metavar="CHECKPOINT", default=None,
-                   help="start G and its EMA from an exported checkpoint folder (its architecture; D starts fresh)")
-    p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
-                   help=f"with --init-from: steps that train only the fresh D before G (default {WARM_START_D_STEPS})")
+    add_warm_start_options(p, "start G and its EMA from an exported checkpoint folder (its architecture; D starts "
+                              "fresh)")
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{STATE_FILE}")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -88,8 +100,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--eval-n must be at least 4 (precision/recall need k=3 neighbours), got {args.eval_n}")
     if args.init_from and args.resume:
         p.error("--init-from starts a new run; --resume continues one: give one of them")
-    if args.d_warmup is not None and (not args.init_from or args.d_warmup < 0):
-        p.error(f"--d-warmup applies to a warm start: give --init-from and 0 or more steps, got {args.d_warmup}")
+    check_warm_start(p, args)
     if args.push_to_hub and not args.export:
         p.error("--push-to-hub uploads the --export folder; give --export too")
     return args

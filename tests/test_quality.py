@@ -112,7 +112,7 @@ def test_d_warmup_without_a_fine_tune_is_refused(tmp_path, capsys):
 
     with pytest.raises(SystemExit) as stop:
         quality.main(["--d-warmup", "100", "--rows", "style+step", "--out", str(tmp_path / "q")])
-    assert stop.value.code == 2 and "--d-warmup applies to a fine-tune" in capsys.readouterr().err
+    assert stop.value.code == 2 and "--d-warmup applies to a warm start" in capsys.readouterr().err
     assert not (tmp_path / "q").exists()
 
 
