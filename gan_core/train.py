@@ -19,6 +19,7 @@ import torch
 from gan_core.data.images import DataError, is_grey_source, load_images
 from gan_core.data.streaming import stream_images
 from gan_core.models import ARCHS, ModelConfig, default_config
+from gan_core.models.widening import widen_generator
 from gan_core.storage.checkpoint import CheckpointError, load_generator, push_to_hub
 from gan_core.storage.hub import HubError
 from gan_core.training.config import AMP_MODES, RESUMABLE, TrainConfig, pick_device
@@ -73,7 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="random horizontal flips of real images (default: on for RGB, off for digits)")
     p.add_argument("--noise", action=argparse.BooleanOptionalAction, default=None,
                    help="style arch: per-pixel noise inputs (default on; --no-noise may also be given on --resume)")
-    p.add_argument("--channel-base", type=int, default=None)
+    p.add_argument("--channel-base", type=int, default=None,
+                   help="G's channels: channel_base / resolution, capped at --channel-max (style default 1024, 256); "
+                        "with --init-from, larger values widen the warm start without changing what it draws")
     p.add_argument("--channel-max", type=int, default=None)
     p.add_argument("--z-dim", type=int, default=None)
     p.add_argument("--sample-every", type=int, default=200, help="steps between sample grids and loss plots")
@@ -121,6 +124,23 @@ def refuse_critic_changes(args: argparse.Namespace, saved: TrainConfig) -> None:
                          "Leave the flag out, or start a new run (--init-from an export keeps G)")
 
 
+def widened(G: torch.nn.Module, shape: ModelConfig, args: argparse.Namespace) -> torch.nn.Module:
+    """With --channel-base / --channel-max: the warm start's generator widened to them (it draws the same images),
+    and `shape` updated; otherwise G as it is."""
+    wider = {key: getattr(args, key) for key in ("channel_base", "channel_max") if getattr(args, key) is not None}
+    if not wider or all(getattr(shape, key) == value for key, value in wider.items()):
+        return G
+    if shape.arch != "style":
+        raise ValueError(f"--channel-base/--channel-max with --init-from widen style generators; this one is "
+                         f"{shape.arch!r}")
+    for key, value in wider.items():
+        if value < getattr(shape, key):
+            raise ValueError(f"--{key.replace('_', '-')} {value} is below the warm start's {getattr(shape, key)}: "
+                             "--init-from can widen a generator, not narrow it")
+        setattr(shape, key, value)
+    return widen_generator(G, shape)
+
+
 def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
     res = args.res or (28 if args.arch == "mlp" else 32 if grey else 64)
     overrides = dict(resolution=res, img_channels=args.channels or (1 if grey else 3),
@@ -166,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             shape, batch = ModelConfig.from_dict(start_config["model"]), cfg.batch
             if args.noise is not None:
                 shape.noise = args.noise
+            start_G = widened(start_G, shape, args)
         else:
             shape, batch = model_config(args, grey, 0), cfg.batch
         if args.stream:
