@@ -29,6 +29,10 @@ from gan_core.training.loss import CRITICS, LOSSES
 
 # the discriminator's settings (TrainConfig field: flag); fixed when a run starts
 CRITIC_FLAGS = {"d": "--d", "loss": "--loss", "d_resolution": "--d-resolution", "d_width": "--d-width"}
+# the model's shape (argparse dest: ModelConfig field, flag), also fixed when a run starts
+SHAPE_FLAGS = {"res": ("resolution", "--res"), "channels": ("img_channels", "--channels"),
+               "channel_base": ("channel_base", "--channel-base"), "channel_max": ("channel_max", "--channel-max"),
+               "z_dim": ("z_dim", "--z-dim")}
 
 
 def add_warm_start_options(p: argparse.ArgumentParser, init_help: str) -> None:
@@ -114,14 +118,17 @@ def critic_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(args, key) for key in CRITIC_FLAGS if getattr(args, key) is not None}
 
 
-def refuse_critic_changes(args: argparse.Namespace, saved: TrainConfig) -> None:
-    """A resumed run keeps the discriminator it was saved with: a flag asking for another one is an error."""
-    changed = {key: value for key, value in critic_settings(args).items() if value != getattr(saved, key)}
-    if changed:
-        asked = "; ".join(f"{CRITIC_FLAGS[key]} {value} (the run has {getattr(saved, key)})"
-                          for key, value in changed.items())
-        raise ValueError(f"the discriminator is fixed when a run starts, so --resume cannot change it: {asked}. "
-                         "Leave the flag out, or start a new run (--init-from an export keeps G)")
+def refuse_changes(args: argparse.Namespace, saved: TrainConfig, shape: ModelConfig) -> None:
+    """A resumed run keeps the discriminator and model shape it was saved with: a flag asking for others is an error."""
+    asked = [(CRITIC_FLAGS[key], value, getattr(saved, key)) for key, value in critic_settings(args).items()
+             if value != getattr(saved, key)]
+    asked += [(flag, getattr(args, dest), getattr(shape, field)) for dest, (field, flag) in SHAPE_FLAGS.items()
+              if getattr(args, dest) is not None and getattr(args, dest) != getattr(shape, field)]
+    if asked:
+        listed = "; ".join(f"{flag} {value} (the run has {kept})" for flag, value, kept in asked)
+        raise ValueError(f"the discriminator and the model's shape are fixed when a run starts, so --resume cannot "
+                         f"change them: {listed}. Leave the flag out, or start a new run (--init-from an export "
+                         "keeps G)")
 
 
 def widened(G: torch.nn.Module, shape: ModelConfig, args: argparse.Namespace) -> torch.nn.Module:
@@ -179,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.resume:
             shape, saved = Trainer.peek(args.out)
-            refuse_critic_changes(args, saved)
+            refuse_changes(args, saved, shape)
             batch = args.batch or saved.batch  # the stream must deliver the batch the run trains with
         elif args.init_from:
             start_G, start_config = load_generator(args.init_from)

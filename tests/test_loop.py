@@ -177,8 +177,9 @@ def test_a_wider_D_trains_and_resumes_at_its_width(image_folder, tmp_path, capsy
 
 @pytest.mark.parametrize("flags, named", [(["--d-width", "3"], "--d-width 3.0 (the run has 2.0)"),
                                           (["--loss", "relativistic"], "--loss relativistic (the run has logistic)"),
-                                          (["--d", "both"], "--d both (the run has residual)")])
-def test_resume_refuses_another_discriminator(image_folder, tmp_path, capsys, flags, named):
+                                          (["--d", "both"], "--d both (the run has residual)"),
+                                          (["--channel-base", "128"], "--channel-base 128 (the run has 64)")])
+def test_resume_refuses_another_discriminator_or_shape(image_folder, tmp_path, capsys, flags, named):
     out = str(tmp_path / "run")
     assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--steps", "1", "--d-width", "2"]) == 0
     assert train.main(["--data", str(image_folder), "--out", out, *TINY_TRAIN, "--resume", "--steps", "2", *flags]) == 2
