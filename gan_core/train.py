@@ -118,22 +118,30 @@ def critic_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(args, key) for key in CRITIC_FLAGS if getattr(args, key) is not None}
 
 
+def shape_changes(args: argparse.Namespace, shape: ModelConfig, dests: tuple[str, ...], owner: str) -> list[str]:
+    """The shape flags among `dests` that ask for something other than `shape`, each with `owner`'s value."""
+    return [f"{flag} {getattr(args, dest)} ({owner} has {getattr(shape, field)})"
+            for dest, (field, flag) in SHAPE_FLAGS.items()
+            if dest in dests and getattr(args, dest) is not None and getattr(args, dest) != getattr(shape, field)]
+
+
 def refuse_changes(args: argparse.Namespace, saved: TrainConfig, shape: ModelConfig) -> None:
     """A resumed run keeps the discriminator and model shape it was saved with: a flag asking for others is an error."""
-    asked = [(CRITIC_FLAGS[key], value, getattr(saved, key)) for key, value in critic_settings(args).items()
-             if value != getattr(saved, key)]
-    asked += [(flag, getattr(args, dest), getattr(shape, field)) for dest, (field, flag) in SHAPE_FLAGS.items()
-              if getattr(args, dest) is not None and getattr(args, dest) != getattr(shape, field)]
+    asked = [f"{CRITIC_FLAGS[key]} {value} (the run has {getattr(saved, key)})"
+             for key, value in critic_settings(args).items() if value != getattr(saved, key)]
+    asked += shape_changes(args, shape, tuple(SHAPE_FLAGS), "the run")
     if asked:
-        listed = "; ".join(f"{flag} {value} (the run has {kept})" for flag, value, kept in asked)
         raise ValueError(f"the discriminator and the model's shape are fixed when a run starts, so --resume cannot "
-                         f"change them: {listed}. Leave the flag out, or start a new run (--init-from an export "
-                         "keeps G)")
+                         f"change them: {'; '.join(asked)}. Leave the flag out, or start a new run (--init-from an "
+                         "export keeps G)")
 
 
 def widened(G: torch.nn.Module, shape: ModelConfig, args: argparse.Namespace) -> torch.nn.Module:
     """With --channel-base / --channel-max: the warm start's generator widened to them (it draws the same images),
-    and `shape` updated; otherwise G as it is."""
+    and `shape` updated; otherwise G as it is. Other shape flags that differ from the checkpoint's are refused."""
+    fixed = shape_changes(args, shape, ("res", "channels", "z_dim"), "the checkpoint")
+    if fixed:
+        raise ValueError(f"--init-from keeps the checkpoint's shape but for its width: {'; '.join(fixed)}")
     wider = {key: getattr(args, key) for key in ("channel_base", "channel_max") if getattr(args, key) is not None}
     if not wider or all(getattr(shape, key) == value for key, value in wider.items()):
         return G

@@ -56,3 +56,5 @@ def test_init_from_with_a_larger_channel_base_trains_the_widened_generator(image
     assert load_train_state(tmp_path / "on" / "train_state.pt")["step"] == 2
     assert train.main([*start[:-4], "--channel-base", "32", "--out", str(tmp_path / "bad"), "--steps", "1"]) == 2
     assert "--channel-base 32 is below the warm start's 64" in capsys.readouterr().err
+    assert train.main([*start, "--z-dim", "32", "--out", str(tmp_path / "bad"), "--steps", "1"]) == 2
+    assert "--z-dim 32 (the checkpoint has 16)" in capsys.readouterr().err
