@@ -19,7 +19,7 @@ def widen_generator(G: StyleGenerator, wider: ModelConfig, seed: int = 0) -> Sty
     with torch.random.fork_rng(devices=[]):  # the added channels' random filters, without touching global RNG
         torch.manual_seed(seed)
         grown = StyleGenerator(wider)
-    state = grown.state_dict()
+    state = grown.state_dict()  # detached views of grown's own tensors: writing them writes the model
     for name, old in G.state_dict().items():
         new = state[name]
         if old.shape == new.shape:
@@ -35,5 +35,4 @@ def widen_generator(G: StyleGenerator, wider: ModelConfig, seed: int = 0) -> Sty
             new[kept] = old * math.sqrt(new.shape[1] / old.shape[1])
         else:  # biases, styles' affine rows, the constant input: the kept part as it was
             new[kept] = old
-    grown.load_state_dict(state)
     return grown
