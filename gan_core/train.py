@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -136,15 +137,16 @@ def refuse_changes(args: argparse.Namespace, saved: TrainConfig, shape: ModelCon
                          "export keeps G)")
 
 
-def widened(G: torch.nn.Module, shape: ModelConfig, args: argparse.Namespace) -> torch.nn.Module:
-    """With --channel-base / --channel-max: the warm start's generator widened to them (it draws the same images),
-    and `shape` updated; otherwise G as it is. Other shape flags that differ from the checkpoint's are refused."""
+def widened(G: torch.nn.Module, shape: ModelConfig,
+            args: argparse.Namespace) -> tuple[torch.nn.Module, ModelConfig]:
+    """The warm start's generator and shape, widened to --channel-base / --channel-max when asked (it then draws the
+    same images). Other shape flags that differ from the checkpoint's are refused."""
     fixed = shape_changes(args, shape, ("res", "channels", "z_dim"), "the checkpoint")
     if fixed:
         raise ValueError(f"--init-from keeps the checkpoint's shape but for its width: {'; '.join(fixed)}")
     wider = {key: getattr(args, key) for key in ("channel_base", "channel_max") if getattr(args, key) is not None}
     if not wider or all(getattr(shape, key) == value for key, value in wider.items()):
-        return G
+        return G, shape
     if shape.arch != "style":
         raise ValueError(f"--channel-base/--channel-max with --init-from widen style generators; this one is "
                          f"{shape.arch!r}")
@@ -152,8 +154,8 @@ def widened(G: torch.nn.Module, shape: ModelConfig, args: argparse.Namespace) ->
         if value < getattr(shape, key):
             raise ValueError(f"--{key.replace('_', '-')} {value} is below the warm start's {getattr(shape, key)}: "
                              "--init-from can widen a generator, not narrow it")
-        setattr(shape, key, value)
-    return widen_generator(G, shape)
+    wide = dataclasses.replace(shape, **wider)
+    return widen_generator(G, wide), wide
 
 
 def model_config(args: argparse.Namespace, grey: bool, num_classes: int):
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             shape, batch = ModelConfig.from_dict(start_config["model"]), cfg.batch
             if args.noise is not None:
                 shape.noise = args.noise
-            start_G = widened(start_G, shape, args)
+            start_G, shape = widened(start_G, shape, args)
         else:
             shape, batch = model_config(args, grey, 0), cfg.batch
         if args.stream:
