@@ -54,14 +54,20 @@ class NamedDirections:
         return out
 
 
-def save(dirs: NamedDirections, folder: str | Path) -> Path:
-    """Write dirs as folder/directions.safetensors (vectors and scales as tensors, names and layers as metadata)."""
-    path = Path(folder) / FILE
+def to_tensors(dirs: NamedDirections) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The file's contents: vectors and scales as tensors, names, labels, layers and method as metadata."""
     tensors = {"vectors": torch.stack([d.vector.float() for d in dirs.directions]).contiguous(),
                "scales": torch.tensor([d.scale for d in dirs.directions], dtype=torch.float32)}
     meta = {"names": json.dumps([d.name for d in dirs.directions]),
             "labels": json.dumps([d.label for d in dirs.directions]),
             "layers": json.dumps([list(d.layers) for d in dirs.directions]), "method": dirs.method}
+    return tensors, meta
+
+
+def save(dirs: NamedDirections, folder: str | Path) -> Path:
+    """Write dirs as folder/directions.safetensors (see to_tensors)."""
+    path = Path(folder) / FILE
+    tensors, meta = to_tensors(dirs)
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
     return path
 
