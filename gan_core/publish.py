@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from gan_core.latent import named, named_fit, sampling
 from gan_core.storage.checkpoint import CARD, CONFIG, DIRECTIONS, WEIGHTS, CheckpointError, load_generator
@@ -22,12 +21,6 @@ from gan_core.storage.modelcard import model_card
 from gan_core.studio import media
 
 GRID_SEEDS = 64  # the README grids: seeds 0-63 at psi 1, 8 per row (class-conditional: class = seed mod classes)
-
-
-def directions_writer(dirs: named.NamedDirections) -> Writer:
-    """write(path) for a directions file, to go into an atomic folder write."""
-    tensors, meta = named.to_tensors(dirs)
-    return lambda tmp: save_file(tensors, tmp, metadata=meta)
 
 
 def draw_grid(folder: str | Path, path: str | Path) -> Path:
@@ -54,7 +47,7 @@ def publish(export: str | Path, dest: str | Path, note: str | None = None, refit
     }
     if refit and dataset in named_fit.PROPERTY_SETS:
         log(f"fitting the named edits for {dataset} (a few minutes on a CPU)")
-        files[DIRECTIONS] = directions_writer(named_fit.find(G, dataset, log))
+        files[DIRECTIONS] = named.writer(named_fit.find(G, dataset, log))
     elif (dest / DIRECTIONS).exists():
         raise CheckpointError(f"{dest / DIRECTIONS}: these named edits belong to the old weights and are not refit "
                               f"here (data set {dataset!r}); remove the file or publish to a new folder")

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from gan_core.latent import sampling
 from gan_core.storage.checkpoint import DIRECTIONS as FILE
-from gan_core.storage.files import atomic_write
+from gan_core.storage.files import Writer, atomic_write
 
 STRENGTH_RANGE = (-5.0, 5.0)
 
@@ -54,21 +54,21 @@ class NamedDirections:
         return out
 
 
-def to_tensors(dirs: NamedDirections) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The file's contents: vectors and scales as tensors, names, labels, layers and method as metadata."""
+def writer(dirs: NamedDirections) -> Writer:
+    """write(path) of a directions file (vectors and scales as tensors; names, labels, layers and method as
+    metadata), for atomic_write or a whole-folder atomic_write_folder."""
     tensors = {"vectors": torch.stack([d.vector.float() for d in dirs.directions]).contiguous(),
                "scales": torch.tensor([d.scale for d in dirs.directions], dtype=torch.float32)}
     meta = {"names": json.dumps([d.name for d in dirs.directions]),
             "labels": json.dumps([d.label for d in dirs.directions]),
             "layers": json.dumps([list(d.layers) for d in dirs.directions]), "method": dirs.method}
-    return tensors, meta
+    return lambda tmp: save_file(tensors, tmp, metadata=meta)
 
 
 def save(dirs: NamedDirections, folder: str | Path) -> Path:
-    """Write dirs as folder/directions.safetensors (see to_tensors)."""
+    """Write dirs as folder/directions.safetensors (see writer)."""
     path = Path(folder) / FILE
-    tensors, meta = to_tensors(dirs)
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    atomic_write(path, writer(dirs))
     return path
 
 
