@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--d-width", type=float, default=None,
                    help="the residual D's channels relative to G's (default 1; D is not shipped, so only training "
                         "slows)")
+    p.add_argument("--projected-weight", type=float, default=None,
+                   help="the projected D's weight in G's loss (default 1; below 1 the residual D, which sees the "
+                        "class, leads; may change on --resume)")
     p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="random horizontal flips of real images (default: on for RGB, off for digits)")
@@ -191,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                       r1_gamma=args.r1_gamma, augment=args.augment,
                       hflip=(not grey) if args.hflip is None else args.hflip, amp=args.amp or "auto",
                       sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
-                      eval_every=args.eval_every, eval_n=args.eval_n, **critic_settings(args))
+                      eval_every=args.eval_every, eval_n=args.eval_n,
+                      projected_weight=1.0 if args.projected_weight is None else args.projected_weight,
+                      **critic_settings(args))
     dist, device = init_from_env(pick_device(args.device))
     try:
         if args.resume:

@@ -77,6 +77,22 @@ def test_logistic_loss_has_no_r2_and_refuses_unknown_kinds():
         AdversarialLoss(_LinearCritic(w), [], 1.0, 1, lambda x: x, "wgan")
 
 
+def test_projected_weight_scales_the_projected_term_of_G_loss_only():
+    torch.manual_seed(0)
+    w, v, real, fake = torch.randn(3, 4, 4), torch.randn(3, 4, 4), torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    critics = torch.nn.ModuleDict({"residual": _LinearCritic(w), "projected": _LinearCritic(v)})
+    loss = AdversarialLoss(critics, [], 1.0, 1, lambda x: x, projected_weight=0.25)
+    residual, projected = (fake * w).sum(dim=(1, 2, 3)), (fake * v).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(loss.g_phase(fake, None, real, None),
+                               torch.nn.functional.softplus(-residual).mean() - 0.25 * projected.mean())
+    hinge = (torch.relu(1 - (real * v).sum(dim=(1, 2, 3))).mean() + torch.relu(1 + projected).mean()
+             + torch.nn.functional.softplus(residual).mean()
+             + torch.nn.functional.softplus(-(real * w).sum(dim=(1, 2, 3))).mean())
+    torch.testing.assert_close(loss.d_phase(real, None, fake, None, with_r1=False)[0], hinge)  # D's loss unscaled
+    with pytest.raises(ValueError, match="--projected-weight must be 0 or more, got -1"):
+        AdversarialLoss(critics, [], 1.0, 1, lambda x: x, projected_weight=-1)
+
+
 def test_relativistic_run_exports_and_resumes(image_folder, tmp_path):
     out, ck = tmp_path / "run", tmp_path / "ck"
     args = ["--data", str(image_folder), "--out", str(out), *TINY_TRAIN, "--loss", "relativistic"]
@@ -261,8 +277,9 @@ def test_projected_and_dual_discriminators_train_and_export(image_folder, tmp_pa
     G, _ = load_generator(ck)
     assert torch.isfinite(G(torch.randn(2, G.z_dim))).all()
     resumed = Trainer.resume(TrainConfig(steps=21), ImageSet(torch.zeros(8, 3, 16, 16, dtype=torch.uint8), None, "z"),
-                             out, "cpu")
+                             out, "cpu", changes={"projected_weight": 0.5})
     assert resumed.opt_d.param_groups[0]["lr"] == pytest.approx(0.0002)  # the projected heads' own rate
+    assert resumed.loss.projected_weight == 0.5 and resumed.cfg.projected_weight == 0.5
 
 
 def test_bad_eval_n_and_conflicting_starts_are_refused(image_folder, tmp_path, capsys):

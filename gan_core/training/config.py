@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 # loop settings a resumed run may change (each change is logged); the rest stay as the run started
-RESUMABLE = ("batch", "lr", "r1_gamma", "augment", "hflip", "amp")
+RESUMABLE = ("batch", "lr", "r1_gamma", "augment", "hflip", "amp", "projected_weight")
 
 # The seeds' DCGAN / MLP recipe (Adam 2e-4, beta1 0.5, plain BCE) vs ours for the style model.
 RECIPES = {
@@ -49,6 +49,9 @@ class TrainConfig:
     loss: str = "logistic"  # the residual D's loss: "logistic" (StyleGAN2) or "relativistic" (R3GAN, R1 + R2)
     d_warmup: int = 0  # steps at the start that train only D (a warm start's fresh D learns before G listens)
     d_lr: float | None = None  # the projected D's learning rate (default: lr / 10, projected-gan's balance)
+    # the projected D's weight in G's loss: below 1 the residual D, which sees the class, leads (MNIST's digits
+    # drift to other classes under the projected D's ImageNet features)
+    projected_weight: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_recipe(self, arch: str) -> "TrainConfig":

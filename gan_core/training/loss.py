@@ -68,14 +68,18 @@ class AdversarialLoss:
     """The sum over D's critics: the residual D with the logistic or the relativistic loss and lazy penalties
     (gamma/2 * every, on every `every`th step), the projected D with the hinge loss on its patch logits.
 
-    `D` is the residual discriminator itself, or an nn.ModuleDict of "residual" and / or "projected" ones.
+    `D` is the residual discriminator itself, or an nn.ModuleDict of "residual" and / or "projected" ones;
+    `projected_weight` scales the projected critic's term in G's loss.
     """
 
     def __init__(self, D: nn.Module, policy: list[str], r1_gamma: float, r1_every: int, fmt: Formatter,
-                 kind: str = "logistic") -> None:
+                 kind: str = "logistic", projected_weight: float = 1.0) -> None:
         if kind not in LOSSES:
             raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {kind!r}")
+        if projected_weight < 0:
+            raise ValueError(f"--projected-weight must be 0 or more, got {projected_weight}")
         self.D, self.policy, self.r1_gamma, self.r1_every, self.fmt = D, policy, r1_gamma, r1_every, fmt
+        self.projected_weight = projected_weight
         self.relativistic = kind == "relativistic"
         self.critics = dict(D.items()) if isinstance(D, nn.ModuleDict) else {"residual": D}
 
@@ -110,7 +114,7 @@ class AdversarialLoss:
 
     def g_phase(self, fake: torch.Tensor, c_fake: torch.Tensor | None, real: torch.Tensor,
                 c_real: torch.Tensor | None) -> torch.Tensor:
-        """G's loss through every critic (softplus(-D) or softplus(D(real) - D(fake)) residual, -D projected);
+        """G's loss through every critic (softplus(-D) or softplus(D(real) - D(fake)) residual, -w * D projected);
         D's weights get no gradient. `real` is used by the relativistic loss only.
 
         requires_grad is read when the graph is built, so switching it back on before backward is safe."""
@@ -120,7 +124,7 @@ class AdversarialLoss:
             for name in self.critics:
                 d_fake = self.logits(name, fake, c_fake)
                 if name == "projected":
-                    loss = loss - d_fake.mean()
+                    loss = loss - self.projected_weight * d_fake.mean()
                 elif self.relativistic:
                     loss = loss + F.softplus(self.logits(name, real.detach(), c_real) - d_fake).mean()
                 else:
