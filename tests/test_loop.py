@@ -18,6 +18,7 @@ from gan_core.training.distributed import sanitize_gradients
 from gan_core.training.loop import Trainer
 from gan_core.training.loss import AdversarialLoss, gradient_penalty
 from gan_core.training.reporting import GIF_FRAMES, Reporter, accumulate, mean_logs
+from gan_core.training.tracking import BestTracker
 
 NO_BATCH = [a for i, a in enumerate(TINY_TRAIN) if "--batch" not in TINY_TRAIN[max(i - 1, 0):i + 1]]
 
@@ -348,3 +349,14 @@ def test_evaluations_track_the_best_and_the_last_weights_compete(tmp_path, monke
     _, config = load_generator(tmp_path / "ck")
     assert config["meta"]["steps"] == best_step and config["meta"]["fid"] == 10.0
     assert config["meta"]["precision"] == 0.5
+
+
+def test_a_digit_model_exports_its_best_fid_among_rows_drawing_the_asked_digit():
+    tracker, G = BestTracker(), torch.nn.Linear(1, 1)
+    rows = [dict(step=1, fid=30.0, digit_accuracy=0.99), dict(step=2, fid=18.0, digit_accuracy=0.95),
+            dict(step=3, fid=25.0, digit_accuracy=0.985), dict(step=4, fid=27.0, digit_accuracy=0.99)]
+    assert [tracker.record(row, G, 0, 0.0) for row in rows] == [True, False, True, False]
+    assert tracker.best["step"] == 3  # FID 18 draws the wrong digit 1 time in 20
+    below = BestTracker()
+    assert below.record(dict(step=1, fid=18.0, digit_accuracy=0.95), G, 0, 0.0)
+    assert below.record(dict(step=2, fid=24.0, digit_accuracy=0.99), G, 0, 0.0)  # the first row above the bar wins

@@ -5,18 +5,27 @@ from typing import Any
 
 from torch import nn
 
+# A digit model drawing other digits than asked is not worth exporting, whatever its FID (issue 22's bar).
+DIGIT_BAR = 0.98
+
+
+def rank(row: dict[str, float]) -> tuple[bool, float]:
+    """Sort key, lower is better: rows under the digit bar after every row above it, then by FID."""
+    return row.get("digit_accuracy", 1.0) < DIGIT_BAR, row["fid"]
+
 
 class BestTracker:
-    """Evaluation rows {"step", "fid", ...} in order, and a copy of the generator that scored the lowest FID."""
+    """Evaluation rows {"step", "fid", ...} in order, and a copy of the generator that ranked best: the lowest
+    FID, among digit models' rows at or above DIGIT_BAR first."""
 
     def __init__(self) -> None:
         self.evals: list[dict[str, float]] = []
         self.best: dict[str, Any] = {}  # the best row + "nimg", "train_seconds" and its weights under "G_ema"
 
     def record(self, row: dict[str, float], G: nn.Module, nimg: int, train_seconds: float) -> bool:
-        """Add an evaluation; keep G's weights (on the CPU) if its FID is the lowest so far. True if it is."""
+        """Add an evaluation; keep G's weights (on the CPU) if it ranks best so far. True if it does."""
         self.evals.append(row)
-        if self.best and row["fid"] >= self.best["fid"]:
+        if self.best and rank(row) >= rank(self.best):
             return False
         weights = {k: v.detach().cpu().clone() for k, v in G.state_dict().items()}
         self.best = {**row, "nimg": nimg, "train_seconds": train_seconds, "G_ema": weights}
