@@ -213,6 +213,19 @@ def test_resume_stream_uses_the_runs_batch(image_folder, tmp_path):
     assert load_train_state(tmp_path / "run" / "train_state.pt")["nimg"] == 16
 
 
+def test_fakes_are_drawn_with_the_real_batchs_labels_in_both_phases(tmp_path, monkeypatch):
+    data = ImageSet(torch.randint(0, 256, (16, 1, 16, 16), dtype=torch.uint8), torch.arange(16) % 10, "digits")
+    cfg = TrainConfig(batch=8, loss="relativistic", sample_every=10 ** 9, save_every=10 ** 9)
+    trainer = Trainer(tiny_config(num_classes=10, img_channels=1), cfg, data, tmp_path, "cpu")
+    batches, generated = [], []
+    real_batch, generate = trainer._real_batch, trainer._generate
+    monkeypatch.setattr(trainer, "_real_batch", lambda: batches.append(real_batch()) or batches[-1])
+    monkeypatch.setattr(trainer, "_generate", lambda c: generated.append(c) or generate(c))
+    trainer.train_step()
+    (_, c_real), = batches
+    assert len(generated) == 2 and all(torch.equal(c, c_real) for c in generated)  # the D phase, then the G phase
+
+
 def test_resume_of_conditional_model_with_stream_is_refused(tmp_path):
     from gan_core.data.streaming import StreamSet
 

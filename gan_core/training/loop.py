@@ -207,11 +207,6 @@ class Trainer:
     def _fmt(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last and x.ndim == 4 else x
 
-    def _fake_labels(self) -> torch.Tensor | None:
-        if not self.mcfg.num_classes:
-            return None
-        return torch.randint(self.mcfg.num_classes, (self.local_batch,), device=self.device)
-
     def _mix_now(self) -> bool:
         """Whether this batch gets style-mixing regularisation."""
         return self.cfg.style_mixing > 0 and bool(torch.rand(()) < self.cfg.style_mixing)
@@ -238,18 +233,18 @@ class Trainer:
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
         real, c_real = self._real_batch()
         with_r1 = self.loss.wants_r1(self.step)
+        # Fakes take the real batch's labels: each relativistic pair then compares a real and a fake of one class,
+        # the critic's most direct class signal.
         # D phase: the fakes need no graph back into G
         with autocast:
-            c_gen = self._fake_labels()
             with torch.no_grad():
-                fake = self._generate(c_gen)
-            loss_d, r1 = self.loss.d_phase(real, c_real, fake, c_gen, with_r1)
+                fake = self._generate(c_real)
+            loss_d, r1 = self.loss.d_phase(real, c_real, fake, c_real, with_r1)
         self._apply(self.opt_d, self.D, loss_d)
         # G phase: gradients flow through D into G, D's own weights get none (none at all while D warms up)
         if self.step >= self.cfg.d_warmup:
-            c_fake = self._fake_labels()
             with autocast:
-                loss_g = self.loss.g_phase(self._generate(c_fake), c_fake, real, c_real)
+                loss_g = self.loss.g_phase(self._generate(c_real), c_real, real, c_real)
             self._apply(self.opt_g, self.G, loss_g)
         else:
             loss_g = torch.zeros((), device=self.device)
