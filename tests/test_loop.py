@@ -373,3 +373,14 @@ def test_a_digit_model_exports_its_best_fid_among_rows_drawing_the_asked_digit()
     below = BestTracker()
     assert below.record(dict(step=1, fid=18.0, digit_accuracy=0.95), G, 0, 0.0)
     assert below.record(dict(step=2, fid=24.0, digit_accuracy=0.99), G, 0, 0.0)  # the first row above the bar wins
+
+
+def test_a_row_reaching_the_recall_bar_outranks_a_lower_fid_below_it():
+    tracker, G = BestTracker(), torch.nn.Linear(1, 1)
+    rows = [dict(step=1, fid=23.0, recall=0.13), dict(step=2, fid=26.0, recall=0.21),
+            dict(step=3, fid=22.0, recall=0.15), dict(step=4, fid=25.0, recall=0.2)]
+    assert [tracker.record(row, G, 0, 0.0) for row in rows] == [True, True, False, True]
+    assert tracker.best["step"] == 4
+    digits = BestTracker()  # the digit bar still comes first
+    assert digits.record(dict(step=1, fid=20.0, recall=0.1, digit_accuracy=0.99), G, 0, 0.0)
+    assert not digits.record(dict(step=2, fid=15.0, recall=0.3, digit_accuracy=0.9), G, 0, 0.0)

@@ -1,22 +1,24 @@
-"""Best-checkpoint tracking: every evaluation of a run, and the EMA weights of the best (lowest FID) one."""
+"""Best-checkpoint tracking: every evaluation of a run, and the EMA weights of the best one (issue 22's bars, then FID)."""
 from __future__ import annotations
 
 from typing import Any
 
 from torch import nn
 
-# A digit model drawing other digits than asked is not worth exporting, whatever its FID (issue 22's bar).
+# Issue 22's bars. A digit model drawing other digits than asked is not worth exporting, whatever its FID;
+# nor is a model drawing a thin slice of its set (recall) while another evaluation covers more of it.
 DIGIT_BAR = 0.98
+RECALL_BAR = 0.2
 
 
-def rank(row: dict[str, float]) -> tuple[bool, float]:
-    """Sort key, lower is better: rows under the digit bar after every row above it, then by FID."""
-    return row.get("digit_accuracy", 1.0) < DIGIT_BAR, row["fid"]
+def rank(row: dict[str, float]) -> tuple[bool, bool, float]:
+    """Sort key, lower is better: rows under the digit bar last, then rows under the recall bar, then by FID."""
+    return row.get("digit_accuracy", 1.0) < DIGIT_BAR, row.get("recall", 1.0) < RECALL_BAR, row["fid"]
 
 
 class BestTracker:
     """Evaluation rows {"step", "fid", ...} in order, and a copy of the generator that ranked best: the lowest
-    FID, among digit models' rows at or above DIGIT_BAR first."""
+    FID among rows at both bars, else among rows at the digit bar."""
 
     def __init__(self) -> None:
         self.evals: list[dict[str, float]] = []
