@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 from conftest import ROOT, Payload
@@ -86,3 +87,15 @@ def serve(checkpoints: Path, log: Path, timeout: float = 300, env: dict[str, str
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def settle(client, job, args: Sequence[object], api_name: str, tries: int = 3) -> object:
+    """job.result(); a job gradio_client dropped (CancelledError: its event registered just as the server closed
+    the session's event stream, so the app never saw it) is sent again on its own."""
+    for attempt in range(tries):
+        try:
+            return job.result()
+        except CancelledError:
+            if attempt == tries - 1:
+                raise
+            job = client.submit(*args, api_name=api_name)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from appserver import MODELS
+from appserver import MODELS, settle
 from conftest import ROOT, save_tiny_checkpoints
 from PIL import Image
 
@@ -135,10 +135,11 @@ def sweep(client) -> list[str]:
 
     got = []
     for i in range(0, len(CASES), BATCH):
-        jobs = [client.submit(*_args(case), api_name=case.endpoint) for case in CASES[i:i + BATCH]]
-        for job in jobs:
+        batch = [(_args(case), case.endpoint) for case in CASES[i:i + BATCH]]
+        jobs = [client.submit(*args, api_name=endpoint) for args, endpoint in batch]
+        for job, (args, endpoint) in zip(jobs, batch):
             try:
-                got.append(f"no error, returned {shown(job.result())}")
+                got.append(f"no error, returned {shown(settle(client, job, args, endpoint))}")
             except AppError as exc:
                 got.append(str(exc))
             except Exception as exc:  # anything but the app's own message is a failure, shown in the test

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from appserver import serve
+from appserver import serve, settle
 
 pytestmark = pytest.mark.slow  # a 400-request soak on its own server: not in plain `pytest` (the fast tier)
 
@@ -44,11 +44,11 @@ def test_two_thousand_requests_keep_the_folders_under_their_caps(served_checkpoi
         peak_ours = peak_gradio = 0.0
         errors, start = 0, time.time()
         for wave in range(0, REQUESTS, WAVE):  # a few requests in flight at a time, as from several visitors
-            jobs = [client.submit(*CALLS[i % len(CALLS)][0], api_name=CALLS[i % len(CALLS)][1])
-                    for i in range(wave, min(wave + WAVE, REQUESTS))]
-            for job in jobs:
+            calls = [CALLS[i % len(CALLS)] for i in range(wave, min(wave + WAVE, REQUESTS))]
+            jobs = [client.submit(*args, api_name=api_name) for args, api_name in calls]
+            for job, (args, api_name) in zip(jobs, calls):
                 try:
-                    job.result()
+                    settle(client, job, args, api_name)
                 except AppError:
                     errors += 1
             peak_ours = max(peak_ours, folder_mb(tmp, "gan-studio-*"))
