@@ -46,6 +46,7 @@ def test_quality_benchmark_prints_table(tmp_path, capsys):
     assert "precision" in table and "cpu capability" in table
 
 
+@pytest.mark.slow  # several short training runs of the benchmark
 def test_quality_rows_train_their_own_recipe(tmp_path):
     import quality
 
@@ -64,6 +65,7 @@ def test_quality_rows_train_their_own_recipe(tmp_path):
     assert loops["style+step+relativistic+dwide"]["d_width"] == 2.0 and loops["style+step"]["d_width"] == 1.0
 
 
+@pytest.mark.slow  # several short training runs of the benchmark
 def test_quality_benchmark_trains_here_and_scores_later(tmp_path, capsys):
     import quality
 
