@@ -63,7 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the arch's recipe)")
     p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight (<0: heuristic; default: recipe)")
     p.add_argument("--amp", choices=AMP_MODES, default=None,
-                   help="bf16 autocast: auto (default: on for CUDA and CPUs with native bf16) | on | off")
+                   help="bf16 autocast: auto (default: on for CUDA, and on CPUs where a quick probe finds it "
+                        "faster than fp32) | on | off")
     p.add_argument("--d", choices=CRITICS, default=None,
                    help="discriminator: residual (ours, the default), projected (frozen EfficientNet-lite0 features) "
                         "or both")
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     log = print if dist.main else (lambda *a, **k: None)
     log(f"{len(data):,} images from {data.source} ({data.skipped} skipped); {trainer.mcfg.arch} "
         f"{trainer.mcfg.resolution}px on {trainer.device}"
-        f"{f' x {dist.world} processes' if dist.world > 1 else ''}; step {trainer.step} -> {cfg.steps}",
+        f"{f' x {dist.world} processes' if dist.world > 1 else ''} ({'bf16 autocast' if trainer.amp else 'fp32'}); step {trainer.step} -> {cfg.steps}",
         file=sys.stderr)
     trainer.run(export_to=args.export)
     shutdown()

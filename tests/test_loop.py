@@ -13,6 +13,7 @@ from gan_core import train
 from gan_core.data.images import ImageSet
 from gan_core.storage.checkpoint import load_generator
 from gan_core.storage.train_state import load_train_state
+from gan_core.training import config
 from gan_core.training.config import TrainConfig, use_amp
 from gan_core.training.distributed import sanitize_gradients
 from gan_core.training.loop import Trainer
@@ -274,6 +275,37 @@ def test_amp_setting():
     assert use_amp(True, cuda) and not use_amp(False, cuda)  # states saved before the setting was a string
     with pytest.raises(ValueError, match="amp must be one of"):
         use_amp("fast", cpu)
+
+
+@pytest.mark.parametrize("native, faster, expected", [(False, True, False), (True, False, False), (True, True, True)])
+def test_auto_amp_on_a_cpu_follows_the_probe(monkeypatch, native, faster, expected):
+    """auto uses bf16 on a CPU only where it is native and the probe measured it faster (emulated: never probed)."""
+    def probe():
+        assert native, "the probe ran on a CPU that only emulates bf16"
+        return faster
+    monkeypatch.setattr(config, "cpu_has_bf16", lambda: native)
+    monkeypatch.setattr(config, "cpu_bf16_is_faster", probe)
+    assert use_amp("auto", torch.device("cpu")) is expected
+
+
+@pytest.mark.parametrize("fp32_seconds, expected", [(1.3, True), (1.1, False)])
+def test_bf16_probe_wants_a_clear_gain_and_runs_once_per_process(monkeypatch, fp32_seconds, expected):
+    calls = []
+    monkeypatch.setattr(config, "_conv_block_seconds", lambda bf16: calls.append(bf16) or (1.0 if bf16 else fp32_seconds))
+    config.cpu_bf16_is_faster.cache_clear()
+    try:
+        assert config.cpu_bf16_is_faster() is expected and config.cpu_bf16_is_faster() is expected
+    finally:
+        config.cpu_bf16_is_faster.cache_clear()
+    assert sorted(calls) == [False, True]  # measured once, both ways: runs in one process agree
+
+
+def test_bf16_probe_leaves_the_random_stream_as_it_was():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    config._conv_block_seconds(True, reps=1)
+    assert torch.equal(torch.rand(3), expected)  # a run's noise does not depend on whether the probe ran
 
 
 @pytest.mark.parametrize("critic", ["projected", "both"])

@@ -83,6 +83,15 @@ def average(t: torch.Tensor, world: int) -> torch.Tensor:
     return t.div_(world)
 
 
+def rank0_choice(flag: bool, world: int) -> bool:
+    """Rank 0's `flag` on every rank (a choice each rank measured, such as bf16 autocast, must agree)."""
+    if world == 1:
+        return flag
+    t = torch.tensor([int(flag)])
+    dist.broadcast(t, 0)
+    return bool(t.item())
+
+
 def broadcast_buffers(module: nn.Module) -> None:
     """Copy rank 0's buffers (BatchNorm statistics) to every rank so the replicas stay identical."""
     for b in module.buffers():
