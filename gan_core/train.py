@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log = print if dist.main else (lambda *a, **k: None)
     log(f"{len(data):,} images from {data.source} ({data.skipped} skipped); {trainer.mcfg.arch} "
-        f"{trainer.mcfg.resolution}px on {trainer.device}"
-        f"{f' x {dist.world} processes' if dist.world > 1 else ''} ({'bf16 autocast' if trainer.amp else 'fp32'}); step {trainer.step} -> {cfg.steps}",
+        f"{trainer.mcfg.resolution}px on {trainer.device}{f' x {dist.world} processes' if dist.world > 1 else ''} "
+        f"({'bf16 autocast' if trainer.amp else 'fp32'}); step {trainer.step} -> {cfg.steps}",
         file=sys.stderr)
     trainer.run(export_to=args.export)
     shutdown()

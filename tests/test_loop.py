@@ -291,7 +291,8 @@ def test_auto_amp_on_a_cpu_follows_the_probe(monkeypatch, native, faster, expect
 @pytest.mark.parametrize("fp32_seconds, expected", [(1.3, True), (1.1, False)])
 def test_bf16_probe_wants_a_clear_gain_and_runs_once_per_process(monkeypatch, fp32_seconds, expected):
     calls = []
-    monkeypatch.setattr(config, "_conv_block_seconds", lambda bf16: calls.append(bf16) or (1.0 if bf16 else fp32_seconds))
+    monkeypatch.setattr(config, "_conv_block_seconds",
+                        lambda bf16: calls.append(bf16) or (1.0 if bf16 else fp32_seconds))
     config.cpu_bf16_is_faster.cache_clear()
     try:
         assert config.cpu_bf16_is_faster() is expected and config.cpu_bf16_is_faster() is expected

@@ -76,7 +76,7 @@ BF16_GAIN = 1.2  # CPU autocast is used only where it runs the probe below at le
 
 
 def cpu_has_bf16() -> bool:
-    """True where the CPU computes bf16 natively (AVX-512 BF16 or AMX); elsewhere autocast emulates it, 12-40x slower."""
+    """True where the CPU computes bf16 natively (AVX-512 BF16 or AMX); elsewhere autocast emulates it (12-40x slower)."""
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
@@ -98,8 +98,8 @@ def _conv_block_seconds(bf16: bool, reps: int = 3) -> float:
 
 @functools.cache
 def cpu_bf16_is_faster() -> bool:
-    """Whether bf16 autocast beats fp32 by BF16_GAIN on this CPU, measured once per process (~0.3 s): native bf16
-    is not always faster (with AMX it is; on a 2-core AVX-512 BF16 Xeon without AMX a training step took 1.4x longer)."""
+    """Whether bf16 autocast beats fp32 by BF16_GAIN on this CPU, measured once per process (~0.3 s): native bf16 is
+    not always faster (with AMX it is; on a 2-core AVX-512 BF16 Xeon without AMX a training step took 1.4x longer)."""
     return _conv_block_seconds(False) >= BF16_GAIN * _conv_block_seconds(True)
 
 

@@ -83,11 +83,11 @@ def average(t: torch.Tensor, world: int) -> torch.Tensor:
     return t.div_(world)
 
 
-def rank0_choice(flag: bool, world: int) -> bool:
+def rank0_choice(flag: bool, world: int, device: torch.device) -> bool:
     """Rank 0's `flag` on every rank (a choice each rank measured, such as bf16 autocast, must agree)."""
     if world == 1:
         return flag
-    t = torch.tensor([int(flag)])
+    t = torch.tensor([int(flag)], device=device)  # on the process group's device (NCCL takes CUDA tensors only)
     dist.broadcast(t, 0)
     return bool(t.item())
 

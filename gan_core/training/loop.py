@@ -92,7 +92,7 @@ class Trainer:
             self.images, self.labels = None, None
         if not dist.main:
             torch.manual_seed(self.cfg.seed + 1000 * dist.rank)  # other ranks draw other noise
-        self.amp = rank0_choice(use_amp(self.cfg.amp, self.device), dist.world)
+        self.amp = rank0_choice(use_amp(self.cfg.amp, self.device), dist.world, self.device)
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
         self.history: dict[str, list[float]] = {"step": [], **{key: [] for key in LOGGED}}
         self.tracker = BestTracker()
