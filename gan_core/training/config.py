@@ -76,7 +76,7 @@ BF16_GAIN = 1.2  # CPU autocast is used only where it runs the probe below at le
 
 
 def cpu_has_bf16() -> bool:
-    """True where the CPU computes bf16 natively (AVX-512 BF16 or AMX); elsewhere autocast emulates it (12-40x slower)."""
+    """True where the CPU computes bf16 natively (AVX-512 BF16 or AMX); elsewhere autocast emulates it, far slower."""
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
