@@ -9,8 +9,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from zipfile import ZipFile
 
 import torch

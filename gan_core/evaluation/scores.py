@@ -1,8 +1,9 @@
 """One generator's scores: FID, KID, precision / recall against real images, and digit accuracy for MNIST."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

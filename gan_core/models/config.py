@@ -27,9 +27,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"unknown arch {self.arch!r}; expected one of {', '.join(ARCHS)}")
-        if self.resolution < 8 or self.resolution & (self.resolution - 1):
-            if not (self.arch == "mlp" and self.resolution == 28):
-                raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
+        not_power_of_two = self.resolution < 8 or self.resolution & (self.resolution - 1)
+        if not_power_of_two and not (self.arch == "mlp" and self.resolution == 28):
+            raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
 
     def width(self, res: int) -> int:
         """Feature channels used at resolution `res` (StyleGAN's channel_base / res, capped)."""
@@ -39,7 +39,7 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Build from a dict, rejecting unknown keys with a clear message."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names

@@ -60,7 +60,7 @@ class FrozenFeatures(nn.Module):
             self.register_buffer(f"csm{i}", torch.randn(cout, cin, 3, 3, generator=g) / math.sqrt(9 * cin))
         self.train(False)
 
-    def train(self, mode: bool = True) -> "FrozenFeatures":
+    def train(self, mode: bool = True) -> FrozenFeatures:
         return super().train(False)  # BatchNorm keeps its ImageNet statistics, always
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -37,7 +37,7 @@ class OutputFolder:
     def prune(self) -> None:
         """Delete folders past max_age_s, then the oldest while over max_bytes; the newest `keep` always stay
         (requests still writing or being copied into Gradio's cache)."""
-        folders = sorted(((p.stat().st_mtime, p) for p in self.root.iterdir() if p.is_dir()))
+        folders = sorted((p.stat().st_mtime, p) for p in self.root.iterdir() if p.is_dir())
         old, now = folders[:max(len(folders) - self.keep, 0)], time.time()
         for _, p in old:
             self._sizes.setdefault(p, folder_bytes(p))

@@ -56,7 +56,7 @@ class TrainConfig:
     projected_weight: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def with_recipe(self, arch: str) -> "TrainConfig":
+    def with_recipe(self, arch: str) -> TrainConfig:
         """Fill unset fields from the arch's recipe."""
         filled = {k: v for k, v in RECIPES[arch].items() if getattr(self, k) is None}
         cfg = dataclasses.replace(self, **filled)

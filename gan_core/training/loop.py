@@ -137,7 +137,7 @@ class Trainer:
 
     @classmethod
     def resume(cls, cfg: TrainConfig, data: ImageSet | StreamSet, out: str | Path, device: str | torch.device = "auto",
-               dist: Dist = Dist(), noise: bool | None = None, changes: dict[str, Any] | None = None) -> "Trainer":
+               dist: Dist = Dist(), noise: bool | None = None, changes: dict[str, Any] | None = None) -> Trainer:
         """Rebuild a trainer from out/train_state.pt; `changes` (RESUMABLE fields the user set) are applied and logged.
 
         Run length, cadence and evaluation come from `cfg`; `noise` may switch the style model's noise inputs."""

@@ -1,4 +1,4 @@
-"""Best-checkpoint tracking: every evaluation of a run, and the EMA weights of the best one (issue 22's bars, then FID)."""
+"""Best-checkpoint tracking: every evaluation of a run and the EMA weights of the best (issue 22's bars, then FID)."""
 from __future__ import annotations
 
 from typing import Any
