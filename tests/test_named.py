@@ -84,6 +84,11 @@ def test_fisher_normal_finds_a_planted_direction_and_conditioning_removes_anothe
     assert abs(float(m[5])) < 1e-6 and float(m.norm()) == pytest.approx(1.0) and float(m[3]) > 0.99
 
 
+def test_gradients_are_taken_where_the_reader_is_least_sure():
+    rare = torch.tensor([0.01, 0.02, 0.97, 0.40, 0.001, 0.62, 0.05, 0.99])  # a rare property: most samples far below
+    assert sorted(named_fit.undecided(rare, 3).tolist()) == [3, 5, 6]
+
+
 def test_directions_file_round_trips_and_refuses_another_models(tmp_path):
     v = torch.nn.functional.normalize(torch.randn(2, 16), dim=1)
     dirs = named.NamedDirections((named.NamedDirection("A", "a", v[0], (0, 2), 0.5),

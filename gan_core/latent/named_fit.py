@@ -1,8 +1,9 @@
 """Finding a model's named directions and measuring them.
 
 Generated samples are scored (CelebA: the attribute reader; MNIST: thickness and slant; anime: hair colour). A
-property's direction in W is, for a differentiable reader, the mean over samples of the gradient of its logit with
-respect to w (the way that moves the reader most per step); for the hand-made measures, the Fisher discriminant
+property's direction in W is, for a differentiable reader, the mean gradient of its logit with respect to w over the
+samples it is least sure of (the way that moves the reader most per step, taken where the property begins to show:
+for a rare one such as glasses, far-off samples' gradients say little); for the hand-made measures, the Fisher discriminant
 between the top and the bottom 30% of samples (InterFaceGAN's boundary normal, Shen et al. CVPR 2020).
 "Conditional" directions have the part along correlated properties removed, then whatever change of those the
 scorer still measures (smiling without turning male). On samples no fit saw, each direction then gets the w layers
@@ -26,7 +27,7 @@ REPORT_SEEDS = range(100_000, 100_500)  # measure on these
 TOP_SHARE = 0.3
 SIGMAS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)  # candidate reach of strength 5, in sigmas of w along the direction
 LAYER_SIGMA = 2.0  # the edit (in sigmas) at which layer sets are compared
-GRADIENT_SAMPLES = 768  # samples whose gradients are averaged
+GRADIENT_SAMPLES = 768  # per property, the samples nearest its boundary, whose gradients are averaged
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,11 @@ def mean_gradient(G: torch.nn.Module, w: torch.Tensor, logits: Callable[[torch.T
             (grad,) = torch.autograd.grad(out[n].sum(), x, retain_graph=j < len(names) - 1)
             total[n] += torch.nn.functional.normalize(grad, dim=1).sum(0)
     return {n: v / v.norm() for n, v in total.items()}
+
+
+def undecided(probability: torch.Tensor, k: int = GRADIENT_SAMPLES) -> torch.Tensor:
+    """Indices of the k samples whose probability is nearest 0.5 (the reader's boundary)."""
+    return (probability - 0.5).abs().argsort()[:k]
 
 
 def conditional(n: torch.Tensor, others: list[torch.Tensor]) -> torch.Tensor:
@@ -196,7 +202,7 @@ def find(G: torch.nn.Module, dataset: str, log: Callable[[str], None] = print) -
     ws, w, scores = fit_samples(G, props, FIT_SEEDS)
     spread = spreads(props, scores)
     if props.logits is not None:
-        normals = mean_gradient(G, ws[:GRADIENT_SAMPLES, 0], props.logits, names)
+        normals = {n: mean_gradient(G, ws[undecided(scores[n]), 0], props.logits, [n])[n] for n in names}
     else:
         normals = {n: fisher_normal(w, scores[n]) for n in names}
     score = Scorer(G, props, names, spread)
@@ -221,7 +227,7 @@ def find(G: torch.nn.Module, dataset: str, log: Callable[[str], None] = print) -
                 break
         found.append(NamedDirection(p.name, p.label, vector, layers, reach * sigma / STRENGTH_RANGE[1]))
         log(f"{p.name}: layers {list(layers)}, strength 5 = {reach:g} sigma")
-    how = (f"mean logit gradient of {GRADIENT_SAMPLES} samples" if props.logits is not None else
+    how = (f"mean logit gradient of the {GRADIENT_SAMPLES} samples nearest each boundary" if props.logits is not None else
            f"Fisher normal of the top/bottom {TOP_SHARE:.0%} of {len(FIT_SEEDS):,} samples")
     method = (f"{how} (seeds from 0) scored by {props.score.__name__}; conditional on the properties named per "
               f"direction; layers and scale chosen on seeds {CHECK_SEEDS[0]}-{CHECK_SEEDS[-1]}")
