@@ -3,8 +3,8 @@
 Generated samples are scored (CelebA: the attribute reader; MNIST: thickness and slant; anime: hair colour). A
 property's direction in W is, for a differentiable reader, the mean gradient of its logit with respect to w over the
 samples it is least sure of (the way that moves the reader most per step, taken where the property begins to show:
-for a rare one such as glasses, far-off samples' gradients say little); for the hand-made measures, the Fisher discriminant
-between the top and the bottom 30% of samples (InterFaceGAN's boundary normal, Shen et al. CVPR 2020).
+for a rare one such as glasses, far-off samples' gradients say little); for the hand-made measures, the Fisher
+discriminant between the top and the bottom 30% of samples (InterFaceGAN's boundary normal, Shen et al. CVPR 2020).
 "Conditional" directions have the part along correlated properties removed, then whatever change of those the
 scorer still measures (smiling without turning male). On samples no fit saw, each direction then gets the w layers
 that move its own property most for the least change of the others, and the scale at which strength 5 moves its
@@ -227,7 +227,8 @@ def find(G: torch.nn.Module, dataset: str, log: Callable[[str], None] = print) -
                 break
         found.append(NamedDirection(p.name, p.label, vector, layers, reach * sigma / STRENGTH_RANGE[1]))
         log(f"{p.name}: layers {list(layers)}, strength 5 = {reach:g} sigma")
-    how = (f"mean logit gradient of the {GRADIENT_SAMPLES} samples nearest each boundary" if props.logits is not None else
+    how = (f"mean logit gradient of the {GRADIENT_SAMPLES} samples nearest each boundary"
+           if props.logits is not None else
            f"Fisher normal of the top/bottom {TOP_SHARE:.0%} of {len(FIT_SEEDS):,} samples")
     method = (f"{how} (seeds from 0) scored by {props.score.__name__}; conditional on the properties named per "
               f"direction; layers and scale chosen on seeds {CHECK_SEEDS[0]}-{CHECK_SEEDS[-1]}")

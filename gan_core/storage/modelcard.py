@@ -45,6 +45,9 @@ def model_card(name: str, model: dict[str, Any], meta: dict[str, Any]) -> str:
         f"style mixing {tc.get('style_mixing')}",
         f"- Made with: `python train.py` (GAN Studio), torch {meta.get('torch')}, {meta.get('date')}",
     ]
+    if meta.get("averaged_steps"):
+        lines.append("- Averaged: the mean of the run's EMA generators at steps "
+                     f"{', '.join(f'{s:,}' for s in meta['averaged_steps'])} (`python -m gan_core.average`)")
     if "fid" in meta:
         against = f" (n={meta['fid_n']} generated vs real `{meta.get('fid_real')}`)" if "fid_n" in meta else ""
         lines.append(f"- FID: {meta['fid']}, KID: {meta.get('kid')} ± {meta.get('kid_std')}{against}")
