@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=0,
                    help="steps between FID/KID evaluations (0: off); then --export keeps the best-FID generator")
     p.add_argument("--eval-n", type=int, default=2000, help="images generated (and real) per evaluation")
+    p.add_argument("--snapshots", type=int, default=0, metavar="N",
+                   help="keep the EMA generator of the newest N evaluations as export folders in OUT/snapshots "
+                        "(to average with python -m gan_core.average; needs --eval-every)")
     p.add_argument("--export", default=None, help="also write an app-loadable checkpoint folder here")
     p.add_argument("--push-to-hub", metavar="REPO", default=None,
                    help="after training, upload the --export folder to this Hugging Face model repo (owner/name)")
@@ -116,6 +119,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             inception_weights_path()
         except MetricsError as exc:
             p.error(f"--eval-every: {exc}")
+    if args.snapshots and not args.eval_every or args.snapshots < 0:
+        p.error(f"--snapshots keeps evaluated generators: give --eval-every too, and N >= 0 (got {args.snapshots})")
     if args.init_from and args.resume:
         p.error("--init-from starts a new run; --resume continues one: give one of them")
     check_warm_start(p, args)
@@ -201,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                       r1_gamma=args.r1_gamma, augment=args.augment,
                       hflip=(not grey) if args.hflip is None else args.hflip, amp=args.amp or "auto",
                       sample_every=args.sample_every, save_every=args.save_every, seed=args.seed,
-                      eval_every=args.eval_every, eval_n=args.eval_n,
+                      eval_every=args.eval_every, eval_n=args.eval_n, snapshots=args.snapshots,
                       projected_weight=1.0 if args.projected_weight is None else args.projected_weight,
                       **critic_settings(args))
     dist, device = init_from_env(pick_device(args.device))

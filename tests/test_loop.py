@@ -406,6 +406,28 @@ def test_evaluations_track_the_best_and_the_last_weights_compete(tmp_path, monke
     assert config["meta"]["precision"] == 0.5
 
 
+def test_snapshots_keep_the_newest_evaluated_generators_with_their_scores(tmp_path, monkeypatch):
+    from gan_core.training import loop
+
+    fids = iter([30.0, 20.0, 25.0])  # steps 2, 4 and the final 5
+    monkeypatch.setattr(loop, "evaluate_generator", lambda G, source, n, device: dict(
+        fid=next(fids), kid=0.1, kid_std=0.01, precision=0.5, recall=0.4, n=n, n_real=n))
+    trainer = _trainer(tmp_path, steps=5, eval_every=2, eval_n=8, snapshots=2)
+    trainer.run()
+    kept = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert kept == ["step_0000004", "step_0000005"]
+    G, config = load_generator(tmp_path / "snapshots" / "step_0000005")
+    assert config["meta"]["steps"] == 5 and config["meta"]["fid"] == 25.0 and config["meta"]["fid_n"] == 8
+    for key, value in G.state_dict().items():  # the last snapshot is the EMA G as the run ended
+        torch.testing.assert_close(value, trainer.G_ema.state_dict()[key])
+
+
+def test_snapshots_need_evaluations(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "x", "--out", "y", "--snapshots", "3"])
+    assert "--snapshots keeps evaluated generators" in capsys.readouterr().err
+
+
 def test_a_digit_model_exports_its_best_fid_among_rows_drawing_the_asked_digit():
     tracker, G = BestTracker(), torch.nn.Linear(1, 1)
     rows = [dict(step=1, fid=30.0, digit_accuracy=0.99), dict(step=2, fid=18.0, digit_accuracy=0.95),

@@ -42,6 +42,7 @@ class TrainConfig:
     save_every: int = 200
     eval_every: int = 0  # steps between FID/KID evaluations (0: off); the best-FID EMA G is what gets exported
     eval_n: int = 2000
+    snapshots: int = 0  # keep the EMA G of the newest N evaluations as exports in out/snapshots (to average)
     seed: int = 0
     amp: str = "auto"  # bf16 autocast: "on", "off", or "auto" (on for CUDA and CPUs where it measures faster)
     channels_last: bool = True

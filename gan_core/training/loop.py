@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import logging
 import math
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -153,7 +154,8 @@ class Trainer:
         for key, value in changed.items():
             log.warning("resume: %s %r -> %r", key, getattr(saved, key), value)
         cfg = dataclasses.replace(saved, steps=cfg.steps, minutes=cfg.minutes, sample_every=cfg.sample_every,
-                                  save_every=cfg.save_every, eval_every=cfg.eval_every, eval_n=cfg.eval_n, **changed)
+                                  save_every=cfg.save_every, eval_every=cfg.eval_every, eval_n=cfg.eval_n,
+                                  snapshots=cfg.snapshots, **changed)
         if noise is not None:
             mcfg.noise = noise
         trainer = cls(mcfg, cfg, data, out, device, dist)
@@ -179,18 +181,31 @@ class Trainer:
 
     def export(self, folder: str | Path) -> Path:
         """Write the EMA generator (the best-FID one when evaluating) as an app-loadable checkpoint + card."""
-        step, nimg, seconds, extra, best = self.step, self.nimg, self.train_seconds, {}, self.tracker.best
-        if best:
-            step, nimg, seconds = best["step"], best["nimg"], best["train_seconds"]
-            extra = {k: v for k, v in best.items() if k not in ("step", "nimg", "train_seconds", "G_ema")} | {
-                "fid_n": self.cfg.eval_n, "fid_real": self.data.source}
-        meta = {
+        best = self.tracker.best
+        if not best:
+            return export_generator(self.G_ema, folder, self._meta(self.nimg, self.train_seconds))
+        scores = {k: v for k, v in best.items() if k not in ("nimg", "train_seconds", "G_ema")}
+        return export_generator(self.G_ema, folder, self._meta(best["nimg"], best["train_seconds"], scores),
+                                best["G_ema"])
+
+    def _meta(self, nimg: int, seconds: float, row: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An export's metadata: the data, the images seen, the time and recipe, and an evaluation row's scores."""
+        step = row["step"] if row else self.step
+        scores = {k: v for k, v in (row or {}).items() if k != "step"}
+        return {
             "dataset": self.data.source, "num_images": len(self.data), "steps": step, "images_seen": nimg,
             "train_seconds": round(seconds, 1), "hardware": hardware(self.device),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "torch": torch.__version__, "train_config": dataclasses.asdict(self.cfg), **extra,
-        }
-        return export_generator(self.G_ema, folder, meta, best.get("G_ema"))
+            "torch": torch.__version__, "train_config": dataclasses.asdict(self.cfg), **scores,
+        } | ({"fid_n": self.cfg.eval_n, "fid_real": self.data.source} if row else {})
+
+    def _snapshot(self, row: dict[str, Any]) -> None:
+        """Export the EMA G just evaluated to out/snapshots/step_N (its scores on its card); keep the newest
+        cfg.snapshots, for `python -m gan_core.average`."""
+        folder = self.out / "snapshots"
+        export_generator(self.G_ema, folder / f"step_{self.step:07d}", self._meta(self.nimg, self.train_seconds, row))
+        for old in sorted(folder.glob("step_*"))[:-self.cfg.snapshots]:
+            shutil.rmtree(old)
 
     # ----- one step -----
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -373,6 +388,8 @@ class Trainer:
         row = {"step": self.step} | {k: round(float(v), 2 if k == "fid" else 5) for k, v in scores.items()
                                      if k not in ("n", "n_real")}
         is_best = self.tracker.record(row, G, self.nimg, self.train_seconds)
+        if self.cfg.snapshots:
+            self._snapshot(row)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step")
         return f"step {self.step}: {shown}" + (" (best)" if is_best else "")
 
