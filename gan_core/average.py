@@ -12,9 +12,8 @@ from pathlib import Path
 
 import torch
 
+from gan_core.evaluate import SCORE_KEYS
 from gan_core.storage.checkpoint import CheckpointError, export_generator, load_generator
-
-SCORES = ("fid", "kid", "kid_std", "precision", "recall", "fid_n", "fid_real", "digit_accuracy")
 
 
 def average(exports: list[str | Path], out: str | Path) -> Path:
@@ -29,7 +28,7 @@ def average(exports: list[str | Path], out: str | Path) -> Path:
     states = [g.state_dict() for g, _ in loaded]
     G.load_state_dict({k: torch.stack([s[k].double() for s in states]).mean(0).to(v.dtype) if v.is_floating_point()
                        else v for k, v in states[-1].items()})
-    meta = {k: v for k, v in config.get("meta", {}).items() if k not in SCORES}
+    meta = {k: v for k, v in config.get("meta", {}).items() if k not in SCORE_KEYS}
     meta["averaged_steps"] = [c.get("meta", {}).get("steps") for _, c in loaded]
     return export_generator(G, out, meta)
 

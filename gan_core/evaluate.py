@@ -23,19 +23,20 @@ from gan_core.storage.checkpoint import (
 from gan_core.storage.files import atomic_write_folder
 from gan_core.storage.modelcard import model_card
 
+SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "fid_n", "fid_real", "digit_accuracy")  # in meta
+
 
 def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: str | None = None) -> None:
     """Put the scores (and a note, if given) into config.json's meta and regenerate README.md, as one folder swap."""
     folder = Path(folder)
     config = read_config(folder)
-    meta = config.setdefault("meta", {})
+    meta = {k: v for k, v in config.get("meta", {}).items() if k not in SCORE_KEYS}  # none left from before
     meta.update(fid=round(scores["fid"], 2), kid=round(scores["kid"], 5), kid_std=round(scores["kid_std"], 5),
                 precision=round(scores["precision"], 4), recall=round(scores["recall"], 4),
                 fid_n=scores["n"], fid_real=real)
     if "digit_accuracy" in scores:
         meta["digit_accuracy"] = round(scores["digit_accuracy"], 4)
-    else:
-        meta.pop("digit_accuracy", None)  # never leave one from an earlier evaluation beside these scores
+    config["meta"] = meta
     if note is not None:
         meta["notes"] = note
     texts = {CONFIG: json.dumps(config, indent=2) + "\n", CARD: model_card(folder.name, config["model"], meta)}

@@ -232,7 +232,8 @@ def test_evaluate_cli_writes_card(tmp_path, monkeypatch, real_images, capsys):
                       z_dim=16, w_dim=16, mapping_layers=1)
     G = build_generator(cfg).eval()
     folder = tmp_path / "tiny"
-    save_generator(G, folder, {"dataset": "celeba", "num_images": 4}, card="old card\n")
+    save_generator(G, folder, {"dataset": "celeba", "num_images": 4, "digit_accuracy": 0.9},  # a stale score
+                   card="old card\n")
     rc = evaluate.main(["--model", str(folder), "--n", "4", "--kid-subsets", "4",
                         "--cache-dir", str(tmp_path / "cache"), "--write-card", "--note", "Resumed twice."])
     out = capsys.readouterr().out

@@ -89,6 +89,28 @@ def test_gradients_are_taken_where_the_reader_is_least_sure():
     assert sorted(named_fit.undecided(rare, 3).tolist()) == [3, 5, 6]
 
 
+class _LinearSynthesis(torch.nn.Module):
+    """A stand-in generator whose image is a fixed linear map of the summed w layers."""
+
+    num_ws = 3
+
+    def __init__(self, a: torch.Tensor) -> None:
+        super().__init__()
+        self.a = a
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str) -> torch.Tensor:
+        return ws.sum(1) @ self.a
+
+
+def test_mean_gradient_is_the_unit_direction_the_logit_grows_along():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(16, 40, generator=gen), torch.randn(40, generator=gen)
+    G = _LinearSynthesis(a)
+    n = named_fit.mean_gradient(G, torch.randn(70, 16, generator=gen), lambda x: x @ b, batch=32)
+    truth = a @ b
+    assert float(n @ truth / truth.norm()) == pytest.approx(1.0, abs=1e-5)
+
+
 def test_directions_file_round_trips_and_refuses_another_models(tmp_path):
     v = torch.nn.functional.normalize(torch.randn(2, 16), dim=1)
     dirs = named.NamedDirections((named.NamedDirection("A", "a", v[0], (0, 2), 0.5),

@@ -96,17 +96,17 @@ def fisher_normal(w: torch.Tensor, score: torch.Tensor, share: float = TOP_SHARE
     return (n / n.norm()).float()
 
 
-def mean_gradient(G: torch.nn.Module, w: torch.Tensor, logits: Callable[[torch.Tensor], dict[str, torch.Tensor]],
-                  names: list[str], batch: int = 32) -> dict[str, torch.Tensor]:
-    """Per name, the unit mean over samples of the unit gradient of its logit with respect to w (on every layer)."""
-    total = {n: torch.zeros(w.shape[1]) for n in names}
+def mean_gradient(G: torch.nn.Module, w: torch.Tensor, logit: Callable[[torch.Tensor], torch.Tensor],
+                  batch: int = 32) -> torch.Tensor:
+    """The unit mean over samples of the unit gradient of `logit` (images -> one logit each) with respect to w (on
+    every layer)."""
+    total = torch.zeros(w.shape[1])
     for i in range(0, len(w), batch):
         x = w[i:i + batch].float().clone().requires_grad_(True)
-        out = logits(G.synthesis(x[:, None].expand(-1, G.num_ws, -1), noise_mode="const"))
-        for j, n in enumerate(names):
-            (grad,) = torch.autograd.grad(out[n].sum(), x, retain_graph=j < len(names) - 1)
-            total[n] += torch.nn.functional.normalize(grad, dim=1).sum(0)
-    return {n: v / v.norm() for n, v in total.items()}
+        (grad,) = torch.autograd.grad(logit(G.synthesis(x[:, None].expand(-1, G.num_ws, -1), noise_mode="const"))
+                                      .sum(), x)
+        total += torch.nn.functional.normalize(grad, dim=1).sum(0)
+    return total / total.norm()
 
 
 def undecided(probability: torch.Tensor, k: int = GRADIENT_SAMPLES) -> torch.Tensor:
@@ -202,7 +202,8 @@ def find(G: torch.nn.Module, dataset: str, log: Callable[[str], None] = print) -
     ws, w, scores = fit_samples(G, props, FIT_SEEDS)
     spread = spreads(props, scores)
     if props.logits is not None:
-        normals = {n: mean_gradient(G, ws[undecided(scores[n]), 0], props.logits, [n])[n] for n in names}
+        normals = {n: mean_gradient(G, ws[undecided(scores[n]), 0], lambda x, n=n: props.logits(x)[n])
+                   for n in names}
     else:
         normals = {n: fisher_normal(w, scores[n]) for n in names}
     score = Scorer(G, props, names, spread)
