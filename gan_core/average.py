@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from gan_core.evaluate import SCORE_KEYS
 from gan_core.storage.checkpoint import CheckpointError, export_generator, load_generator
+from gan_core.storage.modelcard import SCORE_KEYS
 
 
 def average(exports: list[str | Path], out: str | Path) -> Path:

@@ -21,9 +21,7 @@ from gan_core.storage.checkpoint import (
     read_config,
 )
 from gan_core.storage.files import atomic_write_folder
-from gan_core.storage.modelcard import model_card
-
-SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "fid_n", "fid_real", "digit_accuracy")  # in meta
+from gan_core.storage.modelcard import SCORE_KEYS, model_card
 
 
 def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: str | None = None) -> None:
@@ -36,9 +34,9 @@ def write_scores(folder: str | Path, scores: dict[str, Any], real: str, note: st
                 fid_n=scores["n"], fid_real=real)
     if "digit_accuracy" in scores:
         meta["digit_accuracy"] = round(scores["digit_accuracy"], 4)
-    config["meta"] = meta
     if note is not None:
         meta["notes"] = note
+    config["meta"] = meta
     texts = {CONFIG: json.dumps(config, indent=2) + "\n", CARD: model_card(folder.name, config["model"], meta)}
     atomic_write_folder(folder, {name: (lambda tmp, text=text: Path(tmp).write_text(text))
                                  for name, text in texts.items()})

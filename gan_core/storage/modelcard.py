@@ -5,6 +5,8 @@ from typing import Any
 
 from gan_core.evaluation.metrics import PR_K
 
+SCORE_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "fid_n", "fid_real", "digit_accuracy")  # in a card's meta
+
 DATA_TERMS = {
     "mnist": "MNIST (LeCun, Cortes & Burges), 60,000 training digits; commonly used under CC BY-SA 3.0.",
     "anime": "A de-duplicated subset of the Kaggle \"Anime Face Dataset\" (getchu.com character crops), "
