@@ -30,7 +30,8 @@ from gan_core.training.loop import STATE_FILE, WARM_START_D_STEPS, Trainer
 from gan_core.training.loss import CRITICS, LOSSES
 
 # the discriminator's settings (TrainConfig field: flag); fixed when a run starts
-CRITIC_FLAGS = {"d": "--d", "loss": "--loss", "d_resolution": "--d-resolution", "d_width": "--d-width"}
+CRITIC_FLAGS = {"d": "--d", "loss": "--loss", "d_resolution": "--d-resolution", "d_width": "--d-width",
+                "face_critic": "--face-critic"}
 # the model's shape (argparse dest: ModelConfig field, flag), also fixed when a run starts
 SHAPE_FLAGS = {"res": ("resolution", "--res"), "channels": ("img_channels", "--channels"),
                "channel_base": ("channel_base", "--channel-base"), "channel_max": ("channel_max", "--channel-max"),
@@ -79,6 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--projected-weight", type=float, default=None,
                    help="the projected D's weight in G's loss (default 1; below 1 the residual D, which sees the "
                         "class, leads; may change on --resume)")
+    p.add_argument("--face-critic", type=float, default=None, metavar="WEIGHT",
+                   help="add a critic on the frozen CelebA attribute reader's features (mouths, eyes, smiles), with "
+                        "this weight in G's loss (default 0: none; RGB faces)")
     p.add_argument("--augment", default=None, help="DiffAugment policy, e.g. color,translation,cutout or none")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="random horizontal flips of real images (default: on for RGB, off for digits)")

@@ -96,6 +96,38 @@ def test_projected_weight_scales_the_projected_term_of_G_loss_only():
         AdversarialLoss(critics, [], 1.0, 1, lambda x: x, projected_weight=-1)
 
 
+def test_face_weight_scales_the_face_critics_term_of_G_loss_and_D_sees_it_with_the_hinge():
+    torch.manual_seed(0)
+    w, u, real, fake = torch.randn(3, 4, 4), torch.randn(3, 4, 4), torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    critics = torch.nn.ModuleDict({"residual": _LinearCritic(w), "faces": _LinearCritic(u)})
+    loss = AdversarialLoss(critics, [], 1.0, 1, lambda x: x, "relativistic", projected_weight=0.25, face_weight=0.5)
+    residual, faces = (fake * w).sum(dim=(1, 2, 3)), (fake * u).sum(dim=(1, 2, 3))
+    d_real = (real * w).sum(dim=(1, 2, 3))
+    softplus = torch.nn.functional.softplus
+    torch.testing.assert_close(loss.g_phase(fake, None, real, None),
+                               softplus(d_real - residual).mean() - 0.5 * faces.mean())
+    hinge = torch.relu(1 - (real * u).sum(dim=(1, 2, 3))).mean() + torch.relu(1 + faces).mean()
+    torch.testing.assert_close(loss.d_phase(real, None, fake, None, with_r1=False)[0],
+                               softplus(residual - d_real).mean() + hinge)
+    with pytest.raises(ValueError, match="--face-critic must be 0 or more, got -1"):
+        AdversarialLoss(critics, [], 1.0, 1, lambda x: x, face_weight=-1)
+
+
+def test_a_face_critic_run_trains_exports_and_resumes(image_folder, tmp_path, capsys):
+    out, ck = tmp_path / "run", tmp_path / "ck"
+    base = ["--data", str(image_folder), "--out", str(out), *TINY_TRAIN]
+    assert train.main([*base, "--steps", "20", "--face-critic", "0.5", "--export", str(ck)]) == 0
+    state = load_train_state(out / "train_state.pt")
+    assert state["train_config"]["face_critic"] == 0.5
+    assert any(k.startswith("faces.heads") for k in state["D"]) and "residual.fromrgb.weight" in state["D"]
+    assert not any(k.startswith("faces.features") for k in state["D"])
+    assert torch.isfinite(load_generator(ck)[0](torch.randn(2, 16))).all()
+    assert train.main([*base, "--resume", "--steps", "21", "--face-critic", "1"]) == 2
+    assert "--face-critic 1.0 (the run has 0.5)" in capsys.readouterr().err
+    assert train.main([*base, "--resume", "--steps", "22"]) == 0
+    assert load_train_state(out / "train_state.pt")["step"] == 22
+
+
 def test_relativistic_run_exports_and_resumes(image_folder, tmp_path):
     out, ck = tmp_path / "run", tmp_path / "ck"
     args = ["--data", str(image_folder), "--out", str(out), *TINY_TRAIN, "--loss", "relativistic"]

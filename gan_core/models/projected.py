@@ -16,7 +16,7 @@ TAPS = (2, 4, 10, 15)
 MIX_CHANNELS = (64, 128, 256, 512)  # cross-channel-mixing widths per scale (projected-gan's cout=64, expand)
 
 
-def _to_buffers(module: nn.Module, persistent: bool) -> nn.Module:
+def frozen_as_buffers(module: nn.Module, persistent: bool) -> nn.Module:
     """Turn every parameter into a buffer, so optimizers, requires_grad_() and .grad never reach it."""
     for m in module.modules():
         for name, p in list(m._parameters.items()):
@@ -40,17 +40,30 @@ def load_efficientnet_lite0(resolution: int = 224) -> nn.Module:
     return net.eval()
 
 
-class FrozenFeatures(nn.Module):
+class Frozen(nn.Module):
+    """A frozen feature network for a projected D: `forward` returns one map per entry of `channels` (their widths)
+    and `strides` (their downsampling); never in training mode, so BatchNorm keeps its statistics."""
+
+    channels: tuple[int, ...]
+    strides: tuple[int, ...]
+
+    def train(self, mode: bool = True) -> Frozen:
+        return super().train(False)
+
+
+class FrozenFeatures(Frozen):
     """Frozen EfficientNet-lite0 stem+blocks plus random frozen cross-channel and cross-scale mixing.
 
     Takes RGB in [-1, 1] (what the TF-Lite weights were trained on: (x - 127) / 128); returns 4 maps."""
+
+    channels, strides = MIX_CHANNELS, (4, 8, 16, 32)
 
     def __init__(self, resolution: int, seed: int = 0) -> None:
         super().__init__()
         net = load_efficientnet_lite0(resolution)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = nn.ModuleList(net._blocks[: TAPS[-1] + 1])
-        _to_buffers(self, persistent=False)  # re-loaded from the wheel on construction: keeps checkpoints small
+        frozen_as_buffers(self, persistent=False)  # re-loaded from the wheel on construction: keeps checkpoints small
         g = torch.Generator().manual_seed(seed)
         in_ch = [self.blocks[i]._block_args.output_filters for i in TAPS]
         for i, (cin, cout) in enumerate(zip(in_ch, MIX_CHANNELS)):  # kaiming (fan-in) random, never trained
@@ -59,9 +72,6 @@ class FrozenFeatures(nn.Module):
             cin, cout = MIX_CHANNELS[i + 1], MIX_CHANNELS[i]
             self.register_buffer(f"csm{i}", torch.randn(cout, cin, 3, 3, generator=g) / math.sqrt(9 * cin))
         self.train(False)
-
-    def train(self, mode: bool = True) -> FrozenFeatures:
-        return super().train(False)  # BatchNorm keeps its ImageNet statistics, always
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats, x = [], self.stem(x)
@@ -89,20 +99,18 @@ def _head(cin: int, size: int, cout: int, norm: bool) -> nn.Sequential:
 
 
 class ProjectedDiscriminator(nn.Module):
-    """forward(img [B, C, H, W] in [-1, 1], c=None) -> [B, N] patch logits of all four heads, concatenated.
+    """forward(img [B, C, H, W] in [-1, 1], c=None) -> [B, N] patch logits of one head per feature map, concatenated.
 
-    Only the heads (and class embedding) are parameters; the frozen network and the mixing are buffers."""
+    Images are resized to `resolution` for `features`; only the heads (and class embedding) are parameters."""
 
-    def __init__(self, cfg: ModelConfig, resolution: int = 128, norm: bool = True, cmap_dim: int = 64,
-                 seed: int = 0) -> None:
+    def __init__(self, cfg: ModelConfig, features: Frozen, resolution: int, norm: bool = True,
+                 cmap_dim: int = 64) -> None:
         super().__init__()
-        if resolution < 64:
-            raise ValueError(f"projected resolution must be >= 64, got {resolution}")
         self.resolution, self.img_channels, self.num_classes = resolution, cfg.img_channels, cfg.num_classes
-        self.features = FrozenFeatures(resolution, seed)
+        self.features = features
         out = cmap_dim if cfg.num_classes else 1
         self.heads = nn.ModuleList(_head(ch, math.ceil(resolution / s), out, norm)
-                                   for ch, s in zip(MIX_CHANNELS, (4, 8, 16, 32)))
+                                   for ch, s in zip(features.channels, features.strides))
         self.embed = nn.Embedding(cfg.num_classes, cmap_dim) if cfg.num_classes else None
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
@@ -120,5 +128,7 @@ class ProjectedDiscriminator(nn.Module):
 
 
 def build_projected_discriminator(cfg: ModelConfig, resolution: int = 128) -> nn.Module:
-    """Projected discriminator for cfg's images (1-channel images are repeated to RGB)."""
-    return ProjectedDiscriminator(cfg, resolution)
+    """Projected D on EfficientNet-lite0 features for cfg's images (1-channel images are repeated to RGB)."""
+    if resolution < 64:
+        raise ValueError(f"projected resolution must be >= 64, got {resolution}")
+    return ProjectedDiscriminator(cfg, FrozenFeatures(resolution), resolution)

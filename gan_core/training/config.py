@@ -55,6 +55,8 @@ class TrainConfig:
     # the projected D's weight in G's loss: below 1 the residual D, which sees the class, leads (MNIST's digits
     # drift to other classes under the projected D's ImageNet features)
     projected_weight: float = 1.0
+    # a third critic on the frozen face-attribute reader's features, with this weight in G's loss (0: none)
+    face_critic: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_recipe(self, arch: str) -> TrainConfig:

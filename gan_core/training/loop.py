@@ -82,7 +82,8 @@ class Trainer:
         if self.cfg.r1_gamma < 0:
             self.cfg.r1_gamma = 0.0002 * model_cfg.resolution ** 2 / self.cfg.batch
         self.loss = AdversarialLoss(self.D, parse_policy(self.cfg.augment), self.cfg.r1_gamma, self.cfg.r1_every,
-                                    self._fmt, self.cfg.loss, self.cfg.projected_weight)
+                                    self._fmt, self.cfg.loss, self.cfg.projected_weight,
+                                    self.cfg.face_critic)
         self.stream = data.batches if isinstance(data, StreamSet) else None
         if self.stream is None:  # in memory: each rank draws from its own shard of the data
             shard = slice(dist.rank, None, dist.world)

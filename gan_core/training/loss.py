@@ -16,6 +16,7 @@ from gan_core.models import (
     build_projected_discriminator,
 )
 from gan_core.training.augment import diff_augment
+from gan_core.training.face_critic import build_face_critic
 
 if TYPE_CHECKING:
     from gan_core.training.config import TrainConfig
@@ -30,6 +31,7 @@ def gradient_penalty(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor
 
 
 CRITICS = ("residual", "projected", "both")
+HINGE_CRITICS = ("projected", "faces")  # heads on frozen features: the hinge loss, their own (lower) learning rate
 # logistic: StyleGAN2's non-saturating loss with R1. relativistic: R3GAN's (Huang et al. 2024) pairing loss
 # softplus(D(fake) - D(real)) with R1 and R2, built for mode coverage; both penalties lazy.
 LOSSES = ("logistic", "relativistic")
@@ -44,16 +46,21 @@ def residual_critic(mcfg: ModelConfig, width: float = 1.0) -> nn.Module:
 
 
 def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
-    """The residual D alone (as every earlier run), or a ModuleDict of the projected D and / or the residual one."""
+    """The residual D alone (as every earlier run), or a ModuleDict of the projected D, the residual one and the face
+    critic, as asked."""
     if cfg.d not in CRITICS:
         raise ValueError(f"--d must be one of {', '.join(CRITICS)}, got {cfg.d!r}")
-    if cfg.d == "residual":
+    if cfg.d == "residual" and not cfg.face_critic:
         return residual_critic(mcfg, cfg.d_width)
     if mcfg.arch != "style":
-        raise ValueError(f"--d {cfg.d} works with the style arch only, not {mcfg.arch!r}")
-    critics = {"projected": build_projected_discriminator(mcfg, cfg.d_resolution)}
-    if cfg.d == "both":
+        raise ValueError(f"--d {cfg.d} and --face-critic work with the style arch only, not {mcfg.arch!r}")
+    critics: dict[str, nn.Module] = {}
+    if cfg.d != "residual":
+        critics["projected"] = build_projected_discriminator(mcfg, cfg.d_resolution)
+    if cfg.d != "projected":
         critics["residual"] = residual_critic(mcfg, cfg.d_width)
+    if cfg.face_critic:
+        critics["faces"] = build_face_critic(mcfg)
     return nn.ModuleDict(critics)
 
 
@@ -61,26 +68,28 @@ def critic_param_groups(D: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Adam parameter groups: the projected D's heads learn at d_lr, everything else at lr."""
     if not isinstance(D, nn.ModuleDict):
         return [{"params": list(D.parameters()), "lr": cfg.lr}]
-    return [{"params": list(m.parameters()), "lr": cfg.d_lr if name == "projected" else cfg.lr}
+    return [{"params": list(m.parameters()), "lr": cfg.d_lr if name in HINGE_CRITICS else cfg.lr}
             for name, m in D.items()]
 
 
 class AdversarialLoss:
     """The sum over D's critics: the residual D with the logistic or the relativistic loss and lazy penalties
-    (gamma/2 * every, on every `every`th step), the projected D with the hinge loss on its patch logits.
+    (gamma/2 * every, on every `every`th step), the projected D and the face critic with the hinge loss on their
+    patch logits.
 
-    `D` is the residual discriminator itself, or an nn.ModuleDict of "residual" and / or "projected" ones;
-    `projected_weight` scales the projected critic's term in G's loss.
+    `D` is the residual discriminator itself, or an nn.ModuleDict of "residual", "projected" and / or "faces" ones;
+    `projected_weight` and `face_weight` scale the projected and the face critic's terms in G's loss.
     """
 
     def __init__(self, D: nn.Module, policy: list[str], r1_gamma: float, r1_every: int, fmt: Formatter,
-                 kind: str = "logistic", projected_weight: float = 1.0) -> None:
+                 kind: str = "logistic", projected_weight: float = 1.0, face_weight: float = 1.0) -> None:
         if kind not in LOSSES:
             raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {kind!r}")
-        if projected_weight < 0:
-            raise ValueError(f"--projected-weight must be 0 or more, got {projected_weight}")
+        for flag, weight in (("--projected-weight", projected_weight), ("--face-critic", face_weight)):
+            if weight < 0:
+                raise ValueError(f"{flag} must be 0 or more, got {weight}")
         self.D, self.policy, self.r1_gamma, self.r1_every, self.fmt = D, policy, r1_gamma, r1_every, fmt
-        self.projected_weight = projected_weight
+        self.projected_weight, self.face_weight = projected_weight, face_weight
         self.relativistic = kind == "relativistic"
         self.critics = dict(D.items()) if isinstance(D, nn.ModuleDict) else {"residual": D}
 
@@ -96,7 +105,7 @@ class AdversarialLoss:
         """D's loss over its critics (plus the lazy penalties) and the raw R1 value, or None when R1 did not run."""
         loss, r1 = torch.zeros((), device=real.device), None
         for name in self.critics:
-            if name == "projected":
+            if name in HINGE_CRITICS:
                 loss = loss + F.relu(1 - self.logits(name, real, c_real)).mean() \
                     + F.relu(1 + self.logits(name, fake.detach(), c_fake)).mean()
                 continue
@@ -115,7 +124,8 @@ class AdversarialLoss:
 
     def g_phase(self, fake: torch.Tensor, c_fake: torch.Tensor | None, real: torch.Tensor,
                 c_real: torch.Tensor | None) -> torch.Tensor:
-        """G's loss through every critic (softplus(-D) or softplus(D(real) - D(fake)) residual, -w * D projected);
+        """G's loss through every critic (softplus(-D) or softplus(D(real) - D(fake)) residual, -w * D projected or
+        faces);
         D's weights get no gradient. `real` is used by the relativistic loss only.
 
         requires_grad is read when the graph is built, so switching it back on before backward is safe."""
@@ -124,8 +134,9 @@ class AdversarialLoss:
             loss = torch.zeros((), device=fake.device)
             for name in self.critics:
                 d_fake = self.logits(name, fake, c_fake)
-                if name == "projected":
-                    loss = loss - self.projected_weight * d_fake.mean()
+                if name in HINGE_CRITICS:
+                    weight = self.projected_weight if name == "projected" else self.face_weight
+                    loss = loss - weight * d_fake.mean()
                 elif self.relativistic:
                     loss = loss + F.softplus(self.logits(name, real.detach(), c_real) - d_fake).mean()
                 else:
