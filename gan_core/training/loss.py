@@ -65,7 +65,7 @@ def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
 
 
 def critic_param_groups(D: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Adam parameter groups: the projected D's heads learn at d_lr, everything else at lr."""
+    """Adam parameter groups: the heads on frozen features (HINGE_CRITICS) learn at d_lr, everything else at lr."""
     if not isinstance(D, nn.ModuleDict):
         return [{"params": list(D.parameters()), "lr": cfg.lr}]
     return [{"params": list(m.parameters()), "lr": cfg.d_lr if name in HINGE_CRITICS else cfg.lr}
