@@ -40,6 +40,12 @@ ROWS: dict[str, tuple[str, dict, dict]] = {
                                                                   "augment": "none"}),
     "style+step+relativistic+dwide": ("style", {"noise": False}, {"amp": "auto", "loss": "relativistic",
                                                                   "d_width": 2.0}),
+    # the shipped faces' recipe, then with the face critic (CelebA; with --init-from as in docs/measurements.md)
+    "style+step+both+relativistic": ("style", {"noise": False}, {"amp": "auto", "d": "both", "loss": "relativistic",
+                                                                 "d_width": 0.5}),
+    "style+step+both+relativistic+faces": ("style", {"noise": False}, {"amp": "auto", "d": "both",
+                                                                       "loss": "relativistic", "d_width": 0.5,
+                                                                       "face_critic": 1.0}),
 }
 DEFAULT_ROWS = "dcgan,style+step"
 

@@ -50,7 +50,8 @@ def test_quality_benchmark_prints_table(tmp_path, capsys):
 def test_quality_rows_train_their_own_recipe(tmp_path):
     import quality
 
-    rows = "style,style+step,style+step+both,style+step+relativistic+noaug,style+step+relativistic+dwide"
+    rows = ("style,style+step,style+step+both,style+step+relativistic+noaug,style+step+relativistic+dwide,"
+            "style+step+both+relativistic+faces")
     assert quality.main(["--data", "celeba", "--res", "16", "--minutes", "0.01", "--n", "6", "--threads", "1",
                          "--phase", "train", "--rows", rows, "--out", str(tmp_path / "q")]) == 0
     configs = {row: json.loads((tmp_path / "q" / row / "export" / "config.json").read_text())
@@ -63,6 +64,7 @@ def test_quality_rows_train_their_own_recipe(tmp_path):
     assert loops["style+step+relativistic+noaug"]["augment"] == "none"
     assert loops["style+step+relativistic+noaug"]["loss"] == "relativistic"
     assert loops["style+step+relativistic+dwide"]["d_width"] == 2.0 and loops["style+step"]["d_width"] == 1.0
+    assert loops["style+step+both+relativistic+faces"]["face_critic"] == 1.0 and loops["style+step"]["face_critic"] == 0
 
 
 @pytest.mark.slow  # several short training runs of the benchmark
