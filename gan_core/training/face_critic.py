@@ -3,6 +3,8 @@ tells smiles, open mouths and narrow eyes apart (an ImageNet network rewards tex
 from __future__ import annotations
 
 import copy
+import itertools
+import operator
 
 import torch
 from torch import nn
@@ -13,14 +15,15 @@ from gan_core.models.projected import Frozen, ProjectedDiscriminator, frozen_as_
 
 
 class AttributeFeatures(Frozen):
-    """The reader's five conv-BN-ReLU blocks, frozen; returns each block's map (64 px in: 32, 16, 8, 4, 2 px)."""
-
-    channels, strides = (32, 64, 128, 192, 256), (2, 4, 8, 16, 32)
+    """The reader's conv-BN-ReLU blocks, frozen; returns each block's map (64 px in: 32, 16, 8, 4, 2 px)."""
 
     def __init__(self) -> None:
         super().__init__()
         reader = copy.deepcopy(load_reader()[0])  # the cached reader stays as it is for evaluations
-        self.blocks = nn.ModuleList(reader[i:i + 3] for i in range(0, 3 * len(self.channels), 3))
+        starts = [i for i, m in enumerate(reader) if isinstance(m, nn.Conv2d)]
+        self.blocks = nn.ModuleList(reader[i:i + 3] for i in starts)
+        self.channels = tuple(block[0].out_channels for block in self.blocks)  # read off the reader, not restated
+        self.strides = tuple(itertools.accumulate((block[0].stride[0] for block in self.blocks), operator.mul))
         frozen_as_buffers(self, persistent=False)  # re-loaded from the shipped asset: run states stay small
         self.train(False)
 
