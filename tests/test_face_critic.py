@@ -6,7 +6,9 @@ import torch
 
 from gan_core.evaluation.attributes import load_reader
 from gan_core.models import ModelConfig
+from gan_core.training.config import TrainConfig
 from gan_core.training.face_critic import build_face_critic
+from gan_core.training.loss import build_critics
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +48,11 @@ def test_heads_train_the_reader_stays_frozen_and_G_gets_gradients(D):
 def test_grey_models_are_refused():
     with pytest.raises(ValueError, match="--face-critic reads RGB faces; this model has 1 channel"):
         build_face_critic(ModelConfig(resolution=32, img_channels=1))
+
+
+@pytest.mark.parametrize("d, face, message", [("residual", 1.0, "--face-critic needs"),
+                                             ("both", 0.0, "--d both needs"),
+                                             ("projected", 1.0, "--d projected and --face-critic needs")])
+def test_other_archs_are_refused_naming_what_was_asked(d, face, message):
+    with pytest.raises(ValueError, match=f"{message} the style arch, not 'dcgan'"):
+        build_critics(ModelConfig(arch="dcgan", resolution=64), TrainConfig(d=d, face_critic=face))

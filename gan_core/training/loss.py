@@ -53,7 +53,8 @@ def build_critics(mcfg: ModelConfig, cfg: TrainConfig) -> nn.Module:
     if cfg.d == "residual" and not cfg.face_critic:
         return residual_critic(mcfg, cfg.d_width)
     if mcfg.arch != "style":
-        raise ValueError(f"--d {cfg.d} and --face-critic work with the style arch only, not {mcfg.arch!r}")
+        asked = [f"--d {cfg.d}"] * (cfg.d != "residual") + ["--face-critic"] * bool(cfg.face_critic)
+        raise ValueError(f"{' and '.join(asked)} needs the style arch, not {mcfg.arch!r}")
     critics: dict[str, nn.Module] = {}
     if cfg.d != "residual":
         critics["projected"] = build_projected_discriminator(mcfg, cfg.d_resolution)
